@@ -1,0 +1,63 @@
+"""The command line: the one place that prints, prompts or exits.
+
+Each subcommand lives in its own module with a `register(subparsers)` function; library errors
+(`BenchError`) become one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from bench import __version__
+from bench.errors import BenchError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_UNSTABLE = 2
+EXIT_REGRESSION = 3
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bench.cli import datasets, models
+
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="On-device ML benchmarking: build model variants, measure them on devices, compare.",
+    )
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    models.register(subparsers)
+    datasets.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # TensorFlow and LiteRT log from C++ at import; keep their chatter out unless asked for.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        for noisy in ("tensorflow", "absl", "h5py"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return int(args.handler(args))
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

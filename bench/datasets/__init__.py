@@ -1,0 +1,1 @@
+"""ImageNet val: layouts, deterministic subsets, preprocessing and its cache, accuracy scoring."""

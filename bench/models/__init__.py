@@ -1,0 +1,1 @@
+"""Model zoo (real pretrained weights), variant builders and the variant cache."""
