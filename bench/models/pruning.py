@@ -120,34 +120,37 @@ def prune_and_distill(teacher: Any, pixels: np.ndarray, settings: PruningSetting
 
     start = time.monotonic()
     steps, last_loss = 0, None
-    # One step even with a zero budget: the wrappers apply their masks on the first training call.
-    for images in dataset:
+    batches = iter(dataset)
+    while True:
         step_callback.on_train_batch_begin(batch=steps)
-        last_loss = float(train_step(images)) if settings.budget_s > 0 else _mask_only(student, images)
+        # Masks are updated and applied eagerly here: inside a custom tf.function training step the
+        # wrappers' own update ops do not run, and the model would come out dense.
+        _apply_masks(student)
+        if settings.budget_s <= 0:
+            break
+        last_loss = float(train_step(next(batches)))
         steps += 1
         if steps % 20 == 0:
             log.info("pruning fine-tune: step %d, KL %.4f, %.0f s", steps, last_loss, time.monotonic() - start)
         if time.monotonic() - start >= settings.budget_s:
             break
-    step_callback.on_epoch_end(batch=0)  # re-mask so the stripped weights are mask * weights
+    _apply_masks(student)  # the last optimizer step touched pruned weights: zero them again
     stripped = tfmot.sparsity.keras.strip_pruning(student)
     report = PruningReport(
-        layer_rates=rates, threshold=threshold, steps=steps if settings.budget_s > 0 else 0,
-        images_seen=steps * settings.batch_size if settings.budget_s > 0 else 0,
-        finetune_s=time.monotonic() - start, final_kl=last_loss if settings.budget_s > 0 else None,
+        layer_rates=rates, threshold=threshold, steps=steps, images_seen=steps * settings.batch_size,
+        finetune_s=time.monotonic() - start, final_kl=last_loss,
     )
     return stripped, report
 
 
-def _mask_only(student: Any, images: Any) -> float:
-    """Apply the pruning masks without changing any weight (one-shot pruning)."""
+def _apply_masks(student: Any) -> None:
+    """Recompute each wrapper's mask when its schedule says so, then set weights = weights * mask."""
     from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
     for layer in student.layers:
         if isinstance(layer, pruning_wrapper.PruneLowMagnitude):
             layer.pruning_obj.conditional_mask_update()
             layer.pruning_obj.weight_mask_op()
-    return 0.0
 
 
 def _augment(image: Any, size: int, tf: Any) -> Any:

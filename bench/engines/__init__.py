@@ -1,0 +1,1 @@
+"""What runs a model and how its output is read."""
