@@ -25,3 +25,35 @@ def imagenet_sample() -> Path:
 def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache for the whole session: variants and preprocessed tensors are built once."""
     return tmp_path_factory.mktemp("bench-cache")
+
+
+def imagenet_or_none() -> Path | None:
+    return IMAGENET_SAMPLE if (IMAGENET_SAMPLE / "LOC_synset_mapping.txt").is_file() else None
+
+
+# The variants the model tests inspect; built once per session (about 4-5 minutes on 2 cores).
+TEST_VARIANTS = "fp32,fp16,int8,drq,pruned50,res160,dynamic"
+TEST_PRUNE_BUDGET_S = 15.0
+
+
+@pytest.fixture(scope="session")
+def lite0_variants(session_cache: Path):  # type: ignore[no-untyped-def]
+    """Build EfficientNet-Lite0's test variants into the session cache; return {variant: BuildOutcome}."""
+    from bench.models.build import BuildSettings, build_variants
+    from bench.models.pruning import PruningSettings
+    from bench.models.variants import parse_variant_list
+    from bench.models.zoo import resolve_source
+
+    settings = BuildSettings(cache_root=session_cache, imagenet=imagenet_or_none(),
+                             pruning=PruningSettings(budget_s=TEST_PRUNE_BUDGET_S))
+    outcomes = build_variants(resolve_source("efficientnet_lite0"), parse_variant_list(TEST_VARIANTS), settings)
+    failed = [f"{o.variant}: {o.error}" for o in outcomes if o.error]
+    assert not failed, failed
+    return {o.variant: o for o in outcomes}
+
+
+@pytest.fixture(scope="session")
+def lite0_keras():  # type: ignore[no-untyped-def]
+    from bench.models.efficientnet_lite import pretrained_lite0
+
+    return pretrained_lite0(224)

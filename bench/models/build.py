@@ -27,6 +27,7 @@ from bench import __version__
 from bench.datasets.fallback import FALLBACK_DESCRIPTION, fallback_pixels
 from bench.datasets.layouts import load_imagenet
 from bench.datasets.preprocess import PreprocessSpec
+from bench.datasets.scoring import normalizer
 from bench.datasets.subsets import Subset, calibration_subset
 from bench.datasets.tensor_cache import preprocessed
 from bench.errors import BenchError, ModelError
@@ -202,30 +203,31 @@ def _write_variant(
         return {"source_file": str(source.path)}
     size = spec.input_size
     calibration_size = size or source.preprocess.input_size
-    pixels = None
+    inputs = None
     if _uses_calibration(spec):
         pixels = calibration_images.pixels(
             _calibration_count(spec, settings), source.preprocess.at_resolution(calibration_size)
         )
+        inputs = normalizer(source.preprocess)(pixels.astype(np.float32))
     if spec.target_sparsity is not None:
-        return _write_pruned(folder, keras_models, spec, settings, pixels)
+        return _write_pruned(folder, keras_models, spec, settings, inputs)
     model = keras_models.at_size(size)
-    data = convert(model, input_size=size, quantization=spec.quantization, calibration_pixels=pixels)
+    data = convert(model, input_size=size, quantization=spec.quantization, calibration_inputs=inputs)
     (folder / MODEL_FILE).write_bytes(data)
     return {}
 
 
 def _write_pruned(
-    folder: Path, keras_models: KerasModels, spec: VariantSpec, settings: BuildSettings, pixels: np.ndarray | None
+    folder: Path, keras_models: KerasModels, spec: VariantSpec, settings: BuildSettings, inputs: np.ndarray | None
 ) -> dict[str, Any]:
     from dataclasses import replace
 
     from bench.models.convert import convert
     from bench.models.pruning import prune_and_distill
 
-    assert spec.target_sparsity is not None and pixels is not None
+    assert spec.target_sparsity is not None and inputs is not None
     pruning = replace(settings.pruning, target_sparsity=spec.target_sparsity)
-    pruned, report = prune_and_distill(keras_models.at_size(spec.input_size), pixels, pruning)
+    pruned, report = prune_and_distill(keras_models.at_size(spec.input_size), inputs, pruning)
     (folder / MODEL_FILE).write_bytes(convert(pruned, input_size=spec.input_size, quantization=Quantization.NONE))
     details: dict[str, Any] = {"pruning": {**pruning.to_dict(), **report.to_dict()}}
     sparse = convert(pruned, input_size=spec.input_size, quantization=Quantization.NONE, sparse_encoding=True)

@@ -16,13 +16,14 @@ def convert(
     *,
     input_size: int | None,
     quantization: Quantization,
-    calibration_pixels: np.ndarray | None = None,
+    calibration_inputs: np.ndarray | None = None,
     sparse_encoding: bool = False,
 ) -> bytes:
     """Convert `model` (batch 1, HxWx3 float pixels in) to a flatbuffer.
 
-    INT8 is full-integer with uint8 input and output: the input's quantisation maps raw pixel
-    bytes, so the model eats camera pixels directly.
+    `calibration_inputs` are float model inputs (raw pixels for a model that normalises in its
+    graph). INT8 is full-integer with uint8 input and output: for such a model the input's
+    quantisation maps raw pixel bytes, so it eats camera pixels directly.
     """
     import tensorflow as tf
 
@@ -39,9 +40,9 @@ def convert(
     if quantization is Quantization.FP16:
         converter.target_spec.supported_types = [tf.float16]
     elif quantization is Quantization.INT8:
-        if calibration_pixels is None or len(calibration_pixels) == 0:
+        if calibration_inputs is None or len(calibration_inputs) == 0:
             raise ModelError("int8 needs calibration images; pass --imagenet DIR or rely on the fallback photos")
-        converter.representative_dataset = lambda: _representative(calibration_pixels)
+        converter.representative_dataset = lambda: _representative(calibration_inputs)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
@@ -52,6 +53,6 @@ def convert(
         raise ModelError(f"TFLite conversion failed ({first_line}); run with -v for the converter log") from exc
 
 
-def _representative(pixels: np.ndarray) -> Iterator[list[np.ndarray]]:
-    for image in pixels:
+def _representative(inputs: np.ndarray) -> Iterator[list[np.ndarray]]:
+    for image in inputs:
         yield [image[np.newaxis].astype(np.float32)]

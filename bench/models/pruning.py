@@ -72,10 +72,10 @@ def global_layer_rates(model: Any, target: float) -> tuple[dict[str, float], flo
     return rates, threshold
 
 
-def prune_and_distill(teacher: Any, pixels: np.ndarray, settings: PruningSettings) -> tuple[Any, PruningReport]:
+def prune_and_distill(teacher: Any, inputs: np.ndarray, settings: PruningSettings) -> tuple[Any, PruningReport]:
     """Return a pruned, fine-tuned copy of `teacher` (pruning wrappers stripped) and what was done.
 
-    `pixels` are uint8 (N, H, W, 3) calibration images at the model's input size.
+    `inputs` are float (N, H, W, 3) model inputs of calibration images at the model's input size.
     """
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
@@ -97,10 +97,10 @@ def prune_and_distill(teacher: Any, pixels: np.ndarray, settings: PruningSetting
     step_callback.set_model(student)
     step_callback.on_train_begin()
 
-    size = int(pixels.shape[1])
+    size = int(inputs.shape[1])
     dataset = (
-        tf.data.Dataset.from_tensor_slices(pixels)
-        .shuffle(len(pixels), seed=settings.seed, reshuffle_each_iteration=True)
+        tf.data.Dataset.from_tensor_slices(inputs.astype(np.float32))
+        .shuffle(len(inputs), seed=settings.seed, reshuffle_each_iteration=True)
         .repeat()
         .map(lambda image: _augment(image, size, tf), num_parallel_calls=tf.data.AUTOTUNE)
         .batch(settings.batch_size)
@@ -154,8 +154,7 @@ def _apply_masks(student: Any) -> None:
 
 
 def _augment(image: Any, size: int, tf: Any) -> Any:
-    """Random crop of 60-100% of the side, resized back, random horizontal flip; float pixels."""
+    """Random crop of 60-100% of the side, resized back, random horizontal flip."""
     side = tf.cast(tf.round(tf.random.uniform([], 0.6, 1.0) * size), tf.int32)
     crop = tf.image.random_crop(image, tf.stack([side, side, 3]))
-    resized = tf.image.resize(tf.cast(crop, tf.float32), [size, size], method="bicubic")
-    return tf.image.random_flip_left_right(tf.clip_by_value(resized, 0.0, 255.0))
+    return tf.image.random_flip_left_right(tf.image.resize(crop, [size, size], method="bilinear"))
