@@ -21,7 +21,8 @@ def test_class_list_is_the_standard_sorted_thousand() -> None:
 
 
 def test_class_list_matches_the_sample_mapping(imagenet_sample: Path) -> None:
-    listed = [line.split(maxsplit=1)[0] for line in (imagenet_sample / "LOC_synset_mapping.txt").read_text().splitlines()]
+    mapping = (imagenet_sample / "LOC_synset_mapping.txt").read_text().splitlines()
+    listed = [line.split(maxsplit=1)[0] for line in mapping]
     assert listed == list(imagenet_classes().synsets)
 
 
@@ -50,7 +51,7 @@ def test_labels_come_from_the_standard_list_not_the_folders_present(tmp_path: Pa
 
 def test_unknown_layout_lists_the_supported_ones(tmp_path: Path) -> None:
     (tmp_path / "a.jpg").write_bytes(b"x")
-    with pytest.raises(DatasetError, match="Supported: class folders.*val.txt.*LOC_val_solution.csv"):
+    with pytest.raises(DatasetError, match=r"Supported: class folders.*val\.txt.*LOC_val_solution\.csv"):
         load_imagenet(tmp_path)
 
 

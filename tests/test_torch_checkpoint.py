@@ -139,7 +139,7 @@ def test_truncated_legacy_file_is_a_clear_error(tmp_path: Path, fake_torch: type
 def test_not_a_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "x.pth"
     path.write_bytes(b"hello world, not a pickle")
-    with pytest.raises(ModelError, match="unreadable checkpoint|not a PyTorch"):
+    with pytest.raises(ModelError, match=r"unreadable checkpoint|not a PyTorch"):
         load_state_dict(path)
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
 from bench.datasets.preprocess import PreprocessSpec
 
 
-def normalizer(spec: PreprocessSpec) -> Any:
+def normalizer(spec: PreprocessSpec) -> Callable[[np.ndarray], np.ndarray]:
     """Return the float-pixel transform a model's input expects (identity if it normalises itself)."""
     if spec.normalization_in_graph:
         return lambda x: x

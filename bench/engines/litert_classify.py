@@ -7,7 +7,7 @@ quantisation) and reads the output back as class scores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,18 @@ import numpy as np
 
 from bench.errors import ModelError
 
+# Float pixels -> what the float model expects (identity when the graph normalises).
+Normalize = Callable[[np.ndarray], np.ndarray]
+
 
 def quantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     """Quantise float values with the tensor's (scale, zero point), saturating to its integer type."""
     scale, zero_point = detail["quantization"]
     info = np.iinfo(detail["dtype"])
-    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(detail["dtype"])
+    return np.asarray(np.clip(np.round(values / scale + zero_point), info.min, info.max), dtype=detail["dtype"])
 
 
-def to_input(pixels: np.ndarray, detail: dict[str, Any], normalize: Any) -> np.ndarray:
+def to_input(pixels: np.ndarray, detail: dict[str, Any], normalize: Normalize) -> np.ndarray:
     """Turn uint8 pixels (1, H, W, 3) into the input tensor's dtype and scale.
 
     `normalize` maps float pixels to what the float model expects (identity when the graph normalises).
@@ -42,12 +45,12 @@ def scores(output: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     """Return float class scores from an output tensor, dequantised if needed."""
     scale, zero_point = detail["quantization"]
     if np.dtype(detail["dtype"]) != np.float32 and scale:
-        return (output.astype(np.float32) - zero_point) * scale
-    return output.astype(np.float32)
+        return np.asarray((output.astype(np.float32) - zero_point) * scale, dtype=np.float32)
+    return np.asarray(output, dtype=np.float32)
 
 
 def iterate_scores(
-    model_path: Path, pixels: np.ndarray, *, normalize: Any, num_threads: int = 1
+    model_path: Path, pixels: np.ndarray, *, normalize: Normalize, num_threads: int = 1
 ) -> Iterator[np.ndarray]:
     """Yield the score vector of each image, one invoke per image (batch 1, as on a phone)."""
     from bench.models.tflite_info import load_interpreter
@@ -68,7 +71,7 @@ def iterate_scores(
         yield scores(interpreter.get_tensor(output["index"])[0], output)
 
 
-def top_k(model_path: Path, pixels: np.ndarray, *, normalize: Any, k: int = 5, label_offset: int = 0,
+def top_k(model_path: Path, pixels: np.ndarray, *, normalize: Normalize, k: int = 5, label_offset: int = 0,
           num_threads: int = 1) -> np.ndarray:
     """Return (N, k) class indices, best first, in the 1,000-class space (background class dropped)."""
     rows = []

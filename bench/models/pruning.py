@@ -109,8 +109,7 @@ def prune_and_distill(teacher: Any, inputs: np.ndarray, settings: PruningSetting
     optimizer = keras.optimizers.Adam(learning_rate=settings.learning_rate)
     kl = keras.losses.KLDivergence()
 
-    @tf.function
-    def train_step(images: Any) -> Any:
+    def distill_step(images: Any) -> Any:
         target = teacher(images, training=False)
         with tf.GradientTape() as tape:
             loss = kl(target, student(images, training=True))
@@ -118,6 +117,7 @@ def prune_and_distill(teacher: Any, inputs: np.ndarray, settings: PruningSetting
         optimizer.apply_gradients(zip(grads, student.trainable_variables, strict=True))
         return loss
 
+    train_step = tf.function(distill_step)
     start = time.monotonic()
     steps, last_loss = 0, None
     batches = iter(dataset)
