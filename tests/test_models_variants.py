@@ -48,10 +48,14 @@ def test_pruned_model_is_at_least_half_zeros_where_it_prunes(lite0_variants) -> 
     assert pruned["overall"] >= 0.5
     assert outcome.manifest.weight_sparsity["overall"] == pytest.approx(pruned["overall"])
     # one global ranking: early, small layers are pruned less than 50%, and 3x3 kernels not at all
+    # (the pretrained weights hold a few exact zeros of their own: compare with the fp32 model)
     rates = outcome.manifest.details["pruning"]["layer_target_rates"]
     assert min(rates.values()) < 0.4 < 0.6 < max(rates.values())
+    dense = {w.op_index: w for w in inspect_tflite(lite0_variants["fp32"].path).weights}
     others = [w for w in info.weights if not w.is_pointwise_or_dense]
-    assert max(w.sparsity or 0 for w in others) < 0.05
+    assert len(others) == 17  # the stem and 16 depthwise convolutions
+    for w in others:
+        assert (w.sparsity or 0) <= (dense[w.op_index].sparsity or 0) + 0.01, w.tensor
     sparse = outcome.manifest.details["sparse_encoded"]
     assert isinstance(sparse["loads_on_host"], bool) and sparse["model_size_bytes"] > 0
 
