@@ -50,6 +50,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a shared lab cache must be readable by others
     try:
         yield tmp
         try:

@@ -40,7 +40,7 @@ from bench.models.zoo import KerasModels, ModelSource, SourceKind
 log = logging.getLogger(__name__)
 
 # Bump when a change to the builders changes what they produce: old cache entries then miss.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 MODEL_FILE = "model.tflite"
 SPARSE_FILE = "model.sparse.tflite"
 MANIFEST_FILE = "manifest.json"
@@ -128,8 +128,9 @@ def variant_key(
         "preprocess": source.preprocess.to_dict(),
         "tools": {k: v for k, v in tool_versions().items() if k != "bench"},
     }
-    if calibration is not None:
-        payload["calibration"] = calibration.to_dict()
+    if calibration is not None:  # which images, not where they were: a moved folder is still a hit
+        payload["calibration"] = {"source": calibration.source, "count": calibration.count,
+                                  "names_sha256": calibration.names_sha256}
     if spec.target_sparsity is not None:
         payload["pruning"] = settings.pruning.to_dict()
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

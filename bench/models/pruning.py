@@ -14,6 +14,7 @@ sensitive), so the recipe is:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ class PruningSettings:
     target_sparsity: float = 0.5
     budget_s: float = 600.0  # fine-tuning wall time; 0 = one-shot pruning, no fine-tuning
     batch_size: int = 16
-    learning_rate: float = 1e-4
+    learning_rate: float = 2e-4  # peak; decays to 0 on a cosine over the time budget
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,6 +129,9 @@ def prune_and_distill(teacher: Any, inputs: np.ndarray, settings: PruningSetting
         _apply_masks(student)
         if settings.budget_s <= 0:
             break
+        # Cosine decay over the time budget: the last steps, at a small rate, settle the weights.
+        progress = min(1.0, (time.monotonic() - start) / settings.budget_s)
+        optimizer.learning_rate.assign(settings.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress)))
         last_loss = float(train_step(next(batches)))
         steps += 1
         if steps % 20 == 0:
