@@ -1,0 +1,1 @@
+"""Result records, their statistics, the store, and regression detection."""

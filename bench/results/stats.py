@@ -1,0 +1,99 @@
+"""Latency statistics and instability warnings. Pure: no I/O, no device, no clock.
+
+Percentiles use linear interpolation between order statistics (numpy's default), the median's 95%
+confidence interval is a seeded percentile bootstrap, and FPS is 1000 / mean steady-state latency.
+Warnings follow pyperf's spirit: each says what was seen and why it matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+CV_LIMIT = 0.05  # coefficient of variation above which a result is unstable
+DRIFT_LIMIT = 0.05  # relative gap between first-half and second-half medians
+MIN_RUNS = 10
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SEED = 20240607
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LatencyStats:
+    count: int
+    mean: float
+    std: float
+    min: float
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    cv: float
+    ci95_p50: tuple[float, float]
+    fps: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "mean": self.mean, "std": self.std, "min": self.min, "p50": self.p50,
+                "p90": self.p90, "p99": self.p99, "max": self.max, "cv": self.cv,
+                "ci95_p50": list(self.ci95_p50), "fps": self.fps}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LatencyStats:
+        low, high = data["ci95_p50"]
+        return cls(count=int(data["count"]), mean=data["mean"], std=data["std"], min=data["min"], p50=data["p50"],
+                   p90=data["p90"], p99=data["p99"], max=data["max"], cv=data["cv"],
+                   ci95_p50=(float(low), float(high)), fps=data["fps"])
+
+
+def bootstrap_median_ci(values: Sequence[float], samples: int = BOOTSTRAP_SAMPLES,
+                        seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Return the 2.5th and 97.5th percentiles of the medians of `samples` resamples."""
+    data = np.asarray(values, dtype=np.float64)
+    if len(data) == 1:
+        return float(data[0]), float(data[0])
+    rng = np.random.default_rng(seed)
+    medians = np.median(data[rng.integers(0, len(data), size=(samples, len(data)))], axis=1)
+    low, high = np.percentile(medians, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def latency_stats(latencies_ms: Sequence[float]) -> LatencyStats:
+    """Summarise steady-state per-iteration latencies (ms)."""
+    data = np.asarray(latencies_ms, dtype=np.float64)
+    if len(data) == 0:
+        raise ValueError("no latencies to summarise")
+    mean = float(data.mean())
+    std = float(data.std(ddof=1)) if len(data) > 1 else 0.0
+    p50, p90, p99 = (float(v) for v in np.percentile(data, [50, 90, 99]))
+    return LatencyStats(
+        count=len(data), mean=mean, std=std, min=float(data.min()), p50=p50, p90=p90, p99=p99,
+        max=float(data.max()), cv=std / mean if mean > 0 else 0.0, ci95_p50=bootstrap_median_ci(data),
+        fps=1000.0 / mean if mean > 0 else 0.0,
+    )
+
+
+def instability_warnings(latencies_ms: Sequence[float]) -> list[str]:
+    """Return why these latencies should not be trusted as they are; empty when they look stable."""
+    data = np.asarray(latencies_ms, dtype=np.float64)
+    warnings: list[str] = []
+    if len(data) < MIN_RUNS:
+        warnings.append(f"only {len(data)} timed runs (fewer than {MIN_RUNS}): percentiles and spread are "
+                        "unreliable; raise --num-runs or --min-secs")
+        if len(data) < 2:
+            return warnings
+    mean = data.mean()
+    cv = data.std(ddof=1) / mean if mean > 0 else 0.0
+    if cv > CV_LIMIT:
+        warnings.append(f"coefficient of variation {100 * cv:.1f}% is above {100 * CV_LIMIT:.0f}%: the device was "
+                        "busy or its clocks moved; close other apps, let it cool, or pin to big cores")
+    if len(data) >= 4:
+        half = len(data) // 2
+        first, second = float(np.median(data[:half])), float(np.median(data[half:]))
+        gap = abs(second - first) / min(first, second) if min(first, second) > 0 else 0.0
+        if gap > DRIFT_LIMIT:
+            trend = "slower" if second > first else "faster"
+            warnings.append(f"second half median {second:.3g} ms is {100 * gap:.1f}% {trend} than the first half's "
+                            f"{first:.3g} ms: drift or thermal throttling during the run")
+    return warnings
