@@ -40,7 +40,7 @@ from bench.models.zoo import KerasModels, ModelSource, SourceKind
 log = logging.getLogger(__name__)
 
 # Bump when a change to the builders changes what they produce: old cache entries then miss.
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 MODEL_FILE = "model.tflite"
 SPARSE_FILE = "model.sparse.tflite"
 MANIFEST_FILE = "manifest.json"

@@ -69,7 +69,7 @@ def latency_stats(latencies_ms: Sequence[float]) -> LatencyStats:
     p50, p90, p99 = (float(v) for v in np.percentile(data, [50, 90, 99]))
     return LatencyStats(
         count=len(data), mean=mean, std=std, min=float(data.min()), p50=p50, p90=p90, p99=p99,
-        max=float(data.max()), cv=std / mean if mean > 0 else 0.0, ci95_p50=bootstrap_median_ci(data),
+        max=float(data.max()), cv=std / mean if mean > 0 else 0.0, ci95_p50=bootstrap_median_ci(latencies_ms),
         fps=1000.0 / mean if mean > 0 else 0.0,
     )
 

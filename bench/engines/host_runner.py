@@ -1,0 +1,160 @@
+"""Time a `.tflite` model on this host with LiteRT, the way `benchmark_model` does.
+
+Run as its own process (`python -m bench.engines.host_runner --graph M.tflite ...`) so that its
+memory numbers belong to this one model. The method follows `benchmark_model`:
+
+- init: load the model and allocate tensors (with the XNNPACK delegate applied, when on);
+- warm-up: at least `--warmup_runs` runs and at least `--warmup_min_secs` seconds; the first of
+  them is the first inference;
+- timed runs: until both `--num_runs` runs and `--min_secs` seconds are reached, but never past
+  `--max_secs`;
+- inputs are seeded random values of each input's type, as `benchmark_model` fills them.
+
+It prints one JSON document on stdout: every latency, not only a summary, and peak memory read
+from /proc/self/status (VmHWM, the peak resident set, which includes the mapped model file and the
+runtime's libraries) after init and at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RUNNER_FORMAT = 1
+
+
+def _vm_kb(field: str) -> int | None:
+    """Read a `Vm*` line of /proc/self/status, in kB (Linux); None elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _peak_rss_mb() -> float:
+    hwm = _vm_kb("VmHWM")
+    if hwm is not None:
+        return hwm / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
+
+
+def _random_input(detail: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+    dtype = np.dtype(detail["dtype"])
+    shape = tuple(int(s) for s in detail["shape"])
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, int(info.max) + 1, size=shape, dtype=dtype)
+    return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
+
+
+def _loop(invoke: Any, min_runs: int, min_secs: float, max_secs: float) -> list[float]:
+    """Invoke until both minimums are met or `max_secs` passes; return each run's milliseconds."""
+    times: list[float] = []
+    start = time.perf_counter()
+    while True:
+        before = time.perf_counter()
+        invoke()
+        after = time.perf_counter()
+        times.append((after - before) * 1000.0)
+        elapsed = after - start
+        if (len(times) >= min_runs and elapsed >= min_secs) or (max_secs > 0 and elapsed >= max_secs):
+            return times
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    rss_start_mb = _peak_rss_mb()
+    resolver = OpResolverType.AUTO if args.use_xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    init_start = time.perf_counter()
+    interpreter = Interpreter(model_path=str(args.graph), num_threads=args.num_threads,
+                              experimental_op_resolver_type=resolver)
+    if args.input_shape:
+        detail = interpreter.get_input_details()[0]
+        interpreter.resize_tensor_input(detail["index"], args.input_shape, strict=True)
+    interpreter.allocate_tensors()
+    init_ms = (time.perf_counter() - init_start) * 1000.0
+    rss_after_init_mb = _peak_rss_mb()
+
+    rng = np.random.default_rng(0)
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], _random_input(detail, rng))
+    warmup_ms = _loop(interpreter.invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
+    latencies_ms = _loop(interpreter.invoke, args.num_runs, args.min_secs, args.max_secs)
+    inputs = interpreter.get_input_details()
+    return {
+        "runner_format": RUNNER_FORMAT,
+        "engine": "litert-host",
+        "engine_version": metadata.version("ai-edge-litert"),
+        "graph": str(args.graph),
+        "model_size_bytes": args.graph.stat().st_size,
+        "threads": args.num_threads,
+        "accelerator": "xnnpack" if args.use_xnnpack else "none",
+        "input_shapes": [[int(s) for s in d["shape"]] for d in inputs],
+        "input_dtypes": [np.dtype(d["dtype"]).name for d in inputs],
+        "init_ms": init_ms,
+        "first_inference_ms": warmup_ms[0],
+        "warmup_ms": warmup_ms,
+        "latencies_ms": latencies_ms,
+        "peak_rss_start_mb": rss_start_mb,
+        "peak_rss_after_init_mb": rss_after_init_mb,
+        "peak_rss_mb": _peak_rss_mb(),
+        "python": sys.version.split()[0],
+        "pid": os.getpid(),
+    }
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _shape(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a shape like 1,160,160,3, got {text!r}") from exc
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.engines.host_runner", description=__doc__.splitlines()[0])
+    parser.add_argument("--graph", type=Path, required=True)
+    parser.add_argument("--num_threads", type=int, default=1)
+    parser.add_argument("--num_runs", type=int, default=50)
+    parser.add_argument("--min_secs", type=float, default=1.0)
+    parser.add_argument("--max_secs", type=float, default=150.0)
+    parser.add_argument("--warmup_runs", type=int, default=1)
+    parser.add_argument("--warmup_min_secs", type=float, default=0.5)
+    parser.add_argument("--use_xnnpack", type=_bool, default=True)
+    parser.add_argument("--input_shape", type=_shape, default=None, help="resize a dynamic input, e.g. 1,160,160,3")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        report = run(args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(json.dumps({"runner_format": RUNNER_FORMAT, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}))
+        return 1
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

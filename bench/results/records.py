@@ -1,0 +1,175 @@
+"""Result records: what a job measured, on which device, in which state. Units live in the names.
+
+These records import nothing else from bench; every part may import them. Each has `to_dict` and
+`from_dict`, and old stored dictionaries must keep loading (missing optional keys read as None).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.results.stats import LatencyStats
+
+
+class Platform(enum.Enum):
+    LOCAL = "local"
+    ANDROID = "android"
+    IOS = "ios"
+
+
+class JobStatus(enum.Enum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceInfo:
+    id: str
+    platform: Platform
+    model: str
+    soc: str | None = None
+    os: str | None = None
+    abi: str | None = None
+    cores: int | None = None
+    build: str | None = None
+    simulated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "platform": self.platform.value, "model": self.model, "soc": self.soc, "os": self.os,
+                "abi": self.abi, "cores": self.cores, "build": self.build, "simulated": self.simulated}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeviceInfo:
+        return cls(id=data["id"], platform=Platform(data["platform"]), model=data["model"], soc=data.get("soc"),
+                   os=data.get("os"), abi=data.get("abi"), cores=data.get("cores"), build=data.get("build"),
+                   simulated=bool(data.get("simulated", False)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceState:
+    """A snapshot of what affects speed: heat, clocks, load, power. None where unreadable."""
+
+    captured_at: str  # ISO 8601, UTC
+    temperatures_c: dict[str, float] = field(default_factory=dict)
+    thermal_status: str | None = None
+    battery_percent: float | None = None
+    charging: bool | None = None
+    governor: str | None = None
+    cpu_freq_khz: dict[str, int] = field(default_factory=dict)
+    load_average_1m: float | None = None
+    screen_on: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"captured_at": self.captured_at, "temperatures_c": dict(self.temperatures_c),
+                "thermal_status": self.thermal_status, "battery_percent": self.battery_percent,
+                "charging": self.charging, "governor": self.governor, "cpu_freq_khz": dict(self.cpu_freq_khz),
+                "load_average_1m": self.load_average_1m, "screen_on": self.screen_on}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeviceState:
+        return cls(captured_at=data["captured_at"], temperatures_c=dict(data.get("temperatures_c") or {}),
+                   thermal_status=data.get("thermal_status"), battery_percent=data.get("battery_percent"),
+                   charging=data.get("charging"), governor=data.get("governor"),
+                   cpu_freq_khz=dict(data.get("cpu_freq_khz") or {}), load_average_1m=data.get("load_average_1m"),
+                   screen_on=data.get("screen_on"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RawRun:
+    """One launch of a benchmark tool: every number it gave, and its output as it was."""
+
+    engine: str
+    engine_version: str
+    init_ms: float | None
+    first_inference_ms: float | None
+    warmup_ms: tuple[float, ...]
+    latencies_ms: tuple[float, ...]
+    peak_rss_after_init_mb: float | None
+    peak_rss_mb: float | None
+    model_size_bytes: int
+    input_shape: tuple[int, ...]
+    accelerator_used: str
+    raw_output: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"engine": self.engine, "engine_version": self.engine_version, "init_ms": self.init_ms,
+                "first_inference_ms": self.first_inference_ms, "warmup_ms": list(self.warmup_ms),
+                "latencies_ms": list(self.latencies_ms), "peak_rss_after_init_mb": self.peak_rss_after_init_mb,
+                "peak_rss_mb": self.peak_rss_mb, "model_size_bytes": self.model_size_bytes,
+                "input_shape": list(self.input_shape), "accelerator_used": self.accelerator_used,
+                "raw_output": self.raw_output}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RawRun:
+        return cls(engine=data["engine"], engine_version=data["engine_version"], init_ms=data.get("init_ms"),
+                   first_inference_ms=data.get("first_inference_ms"), warmup_ms=tuple(data.get("warmup_ms") or ()),
+                   latencies_ms=tuple(data["latencies_ms"]), peak_rss_after_init_mb=data.get("peak_rss_after_init_mb"),
+                   peak_rss_mb=data.get("peak_rss_mb"), model_size_bytes=int(data["model_size_bytes"]),
+                   input_shape=tuple(data["input_shape"]), accelerator_used=data["accelerator_used"],
+                   raw_output=data.get("raw_output", ""))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccuracyResult:
+    top1: float
+    top5: float
+    images: int
+    subset: dict[str, Any]  # split, rule, requested, count, names_sha256
+    failed_images: int = 0
+    top1_agreement_with_fp32: float | None = None
+    predictions_top5: tuple[tuple[int, ...], ...] = ()  # per image, in subset order
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"top1": self.top1, "top5": self.top5, "images": self.images, "subset": dict(self.subset),
+                "failed_images": self.failed_images, "top1_agreement_with_fp32": self.top1_agreement_with_fp32,
+                "predictions_top5": [list(p) for p in self.predictions_top5]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AccuracyResult:
+        return cls(top1=data["top1"], top5=data["top5"], images=int(data["images"]), subset=dict(data["subset"]),
+                   failed_images=int(data.get("failed_images", 0)),
+                   top1_agreement_with_fp32=data.get("top1_agreement_with_fp32"),
+                   predictions_top5=tuple(tuple(p) for p in data.get("predictions_top5") or ()))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobResult:
+    """Everything one job produced, with what makes it comparable to another."""
+
+    job_id: str
+    model: str
+    variant: str
+    model_sha256: str
+    accelerator: str
+    threads: int
+    status: JobStatus
+    error: str | None = None
+    raw: RawRun | None = None
+    latency_ms: LatencyStats | None = None
+    warnings: tuple[str, ...] = ()
+    accuracy: AccuracyResult | None = None
+    state_before: DeviceState | None = None
+    state_after: DeviceState | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "model": self.model, "variant": self.variant,
+                "model_sha256": self.model_sha256, "accelerator": self.accelerator, "threads": self.threads,
+                "status": self.status.value, "error": self.error, "raw": self.raw.to_dict() if self.raw else None,
+                "latency_ms": self.latency_ms.to_dict() if self.latency_ms else None,
+                "warnings": list(self.warnings), "accuracy": self.accuracy.to_dict() if self.accuracy else None,
+                "state_before": self.state_before.to_dict() if self.state_before else None,
+                "state_after": self.state_after.to_dict() if self.state_after else None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobResult:
+        def opt(key: str, kind: Any) -> Any:
+            return kind.from_dict(data[key]) if data.get(key) else None
+
+        return cls(job_id=data["job_id"], model=data["model"], variant=data["variant"],
+                   model_sha256=data["model_sha256"], accelerator=data["accelerator"], threads=int(data["threads"]),
+                   status=JobStatus(data["status"]), error=data.get("error"), raw=opt("raw", RawRun),
+                   latency_ms=opt("latency_ms", LatencyStats), warnings=tuple(data.get("warnings") or ()),
+                   accuracy=opt("accuracy", AccuracyResult), state_before=opt("state_before", DeviceState),
+                   state_after=opt("state_after", DeviceState))

@@ -1,0 +1,67 @@
+"""The host runner follows benchmark_model's method and reports every latency."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.engines.host_runner import main
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small float model with a free input size, built here."""
+    import tensorflow as tf
+
+    kernel = tf.constant(0.01, shape=(3, 3, 3, 8))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
+    def model(x: tf.Tensor) -> tf.Tensor:
+        return tf.reduce_mean(tf.nn.relu(tf.nn.conv2d(x, kernel, 1, "SAME")), axis=[1, 2])
+
+    data = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model).convert()
+    path = tmp_path_factory.mktemp("tiny") / "tiny.tflite"
+    path.write_bytes(data)
+    return path
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code = main(argv)
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_runs_until_both_minimums(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = _run(["--graph", str(tiny_model), "--num_runs", "20", "--min_secs", "0.05",
+                         "--warmup_runs", "3", "--warmup_min_secs", "0", "--input_shape", "1,32,32,3"], capsys)
+    assert code == 0
+    assert len(report["latencies_ms"]) >= 20 and len(report["warmup_ms"]) >= 3
+    assert sum(report["latencies_ms"]) >= 50.0 * 0.9  # min_secs met (timer granularity aside)
+    assert report["first_inference_ms"] == report["warmup_ms"][0]
+    assert report["input_shapes"] == [[1, 32, 32, 3]]
+    assert report["peak_rss_mb"] >= report["peak_rss_after_init_mb"] > 0
+
+
+def test_max_secs_stops_a_long_run(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = _run(["--graph", str(tiny_model), "--num_runs", "100000000", "--max_secs", "0.2",
+                         "--warmup_min_secs", "0", "--input_shape", "1,8,8,3", "--use_xnnpack", "false"], capsys)
+    assert code == 0 and report["accelerator"] == "none"
+    assert len(report["latencies_ms"]) < 100000000
+
+
+def test_a_corrupt_model_is_an_error_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"garbage")
+    code, report = _run(["--graph", str(bad)], capsys)
+    assert code == 1 and "error" in report and "\n" not in report["error"]
+
+
+def test_runs_as_its_own_process(tiny_model: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.engines.host_runner", "--graph", str(tiny_model),
+                           "--num_runs", "3", "--min_secs", "0", "--warmup_min_secs", "0",
+                           "--input_shape", "1,16,16,3"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["latencies_ms"]) >= 3
