@@ -1,0 +1,181 @@
+"""The result store: SQLite through the standard library. Only I/O lives here.
+
+A run (one `bench run`) holds its planned jobs; each job's result is committed in its own
+transaction as soon as it is measured, so an interrupted run loses nothing already measured and can
+be resumed. The schema is versioned with `PRAGMA user_version` and upgraded by ordered migrations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ResultFormatError
+from bench.results.records import DeviceInfo, JobResult
+
+# Each entry upgrades the schema by one version; never edit one that has shipped, append instead.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        device_json TEXT NOT NULL,
+        plan_json TEXT NOT NULL,
+        config_json TEXT NOT NULL,
+        bench_version TEXT NOT NULL
+    );
+    CREATE TABLE jobs (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        job_id TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        model TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        accelerator TEXT NOT NULL,
+        threads INTEGER NOT NULL,
+        result_json TEXT NOT NULL,
+        PRIMARY KEY (run_id, job_id)
+    );
+    CREATE INDEX runs_by_device ON runs(device_id, created_at);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(ResultFormatError):
+    """The store cannot be opened, is locked, or holds something this version cannot read."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    run_id: str
+    created_at: str
+    device: DeviceInfo
+    plan: list[dict[str, Any]]
+    config: dict[str, Any]
+    bench_version: str
+    jobs_done: int
+    jobs_failed: int
+
+    @property
+    def complete(self) -> bool:
+        return self.jobs_done >= len(self.plan)
+
+
+class Store:
+    """One SQLite file of runs and job results."""
+
+    def __init__(self, path: Path, timeout_s: float = 10.0) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreError(f"result store {self.path} is locked by another bench process; wait for it or "
+                              "pass --store PATH")
+        return StoreError(f"result store {self.path} is unreadable ({text}); move it aside or pass --store PATH")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from exc
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"result store {self.path} has schema {version}, newer than this bench "
+                             f"({SCHEMA_VERSION}); upgrade bench")
+        for number in range(version, SCHEMA_VERSION):
+            with self._transaction() as db:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def create_run(self, *, run_id: str, device: DeviceInfo, plan: list[dict[str, Any]], config: dict[str, Any],
+                   bench_version: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, datetime.now(UTC).isoformat(timespec="seconds"), device.id, json.dumps(device.to_dict()),
+                 json.dumps(plan), json.dumps(config), bench_version),
+            )
+
+    def save_job(self, run_id: str, result: JobResult) -> None:
+        """Commit one job's result; a result is never silently overwritten."""
+        with self._transaction() as db:
+            exists = db.execute("SELECT 1 FROM jobs WHERE run_id = ? AND job_id = ?", (run_id, result.job_id))
+            if exists.fetchone():
+                raise StoreError(f"run {run_id} already holds job {result.job_id}; results are never overwritten")
+            db.execute(
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, result.job_id, datetime.now(UTC).isoformat(timespec="seconds"), result.status.value,
+                 result.model, result.variant, result.accelerator, result.threads, json.dumps(result.to_dict())),
+            )
+
+    def job_results(self, run_id: str) -> list[JobResult]:
+        rows = self._query("SELECT result_json FROM jobs WHERE run_id = ? ORDER BY rowid", (run_id,))
+        return [JobResult.from_dict(json.loads(row[0])) for row in rows]
+
+    def done_job_ids(self, run_id: str) -> set[str]:
+        return {row[0] for row in self._query("SELECT job_id FROM jobs WHERE run_id = ?", (run_id,))}
+
+    def run(self, run_id: str) -> RunRecord:
+        if run_id == "latest":
+            latest = self._query("SELECT run_id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1", ())
+            if not latest:
+                raise StoreError(f"result store {self.path} holds no runs yet; start one with: python -m bench run")
+            run_id = latest[0][0]
+        rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise StoreError(f"no run {run_id!r} in {self.path}; list them with: python -m bench runs")
+        return self._record(rows[0])
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        rows = self._query("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,))
+        return [self._record(row) for row in rows]
+
+    def _record(self, row: tuple[Any, ...]) -> RunRecord:
+        run_id, created_at, _, device_json, plan_json, config_json, version = row
+        counts = self._query("SELECT COUNT(*), SUM(status = 'failed') FROM jobs WHERE run_id = ?", (run_id,))[0]
+        return RunRecord(run_id=run_id, created_at=created_at, device=DeviceInfo.from_dict(json.loads(device_json)),
+                         plan=json.loads(plan_json), config=json.loads(config_json), bench_version=version,
+                         jobs_done=int(counts[0]), jobs_failed=int(counts[1] or 0))
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            return list(self._db.execute(sql, params).fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from exc
