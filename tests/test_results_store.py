@@ -65,7 +65,7 @@ def test_a_locked_store_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_corrupt_store_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     path.write_bytes(b"this is not a database, just some bytes" * 100)
-    with pytest.raises(StoreError, match="unreadable.*--store PATH"):
+    with pytest.raises(StoreError, match=r"unreadable.*--store PATH"):
         Store(path)
 
 

@@ -1,0 +1,184 @@
+"""bench.toml -> frozen, validated settings; every key can be overridden from the command line.
+
+    [run]
+    models = ["efficientnet_lite0"]        # zoo names or model files
+    variants = ["fp32", "int8", "pruned50", "res160"]
+    devices = ["local"]
+    accelerators = ["xnnpack"]             # xnnpack | none (host); gpu | nnapi (Android)
+    threads = [2]                          # default: min(4, the device's cores)
+    dynamic_sizes = [224]                  # input sizes the `dynamic` variant is timed at
+    num_runs = 50
+    min_secs = 1.0
+    max_secs = 150.0
+    warmup_runs = 1
+    warmup_min_secs = 0.5
+
+    [dataset]
+    imagenet = "/data/imagenet/val"        # or BENCH_IMAGENET; none = accuracy not measured
+    images = 500                           # evaluation images (all of the split when left out)
+    subset = "first"                       # first | per-class
+
+    [build]
+    calibration_images = 200
+    prune_images = 300
+    prune_budget_s = 600
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigError
+
+ACCELERATORS = ("xnnpack", "none", "gpu", "nnapi")
+SUBSET_RULES = ("first", "per-class")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunConfig:
+    models: tuple[str, ...] = ("efficientnet_lite0",)
+    variants: tuple[str, ...] = ("fp32", "int8", "pruned50", "res160")
+    devices: tuple[str, ...] = ("local",)
+    accelerators: tuple[str, ...] = ("xnnpack",)
+    threads: tuple[int, ...] = ()  # empty = min(4, device cores)
+    dynamic_sizes: tuple[int, ...] = (224,)
+    num_runs: int = 50
+    min_secs: float = 1.0
+    max_secs: float = 150.0
+    warmup_runs: int = 1
+    warmup_min_secs: float = 0.5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetConfig:
+    imagenet: Path | None = None
+    images: int | None = None
+    subset: str = "first"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildConfig:
+    calibration_images: int = 200
+    prune_images: int = 300
+    prune_budget_s: float = 600.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
+    source: Path | None = None  # the file it came from
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(section: Any) -> dict[str, Any]:
+            return {f.name: _plain(getattr(section, f.name)) for f in fields(section)}
+
+        return {"run": plain(self.run), "dataset": plain(self.dataset), "build": plain(self.build),
+                "source": str(self.source) if self.source else None}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _section(cls: Any, data: dict[str, Any], name: str, where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown} in [{name}]; known: {sorted(known)}")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        default = getattr(cls(), key)
+        if isinstance(default, tuple):
+            if not isinstance(value, list):
+                raise ConfigError(f"{where}: [{name}] {key} must be a list, like {key} = {list(default) or [1]}")
+            values[key] = tuple(value)
+        elif key == "imagenet":
+            values[key] = Path(str(value)).expanduser()
+        else:
+            values[key] = value
+    return cls(**values)
+
+
+def validate(config: Config) -> Config:
+    """Check every value; raise ConfigError naming the key and what it accepts."""
+    run, dataset, build = config.run, config.dataset, config.build
+    for name, values in (("models", run.models), ("variants", run.variants), ("devices", run.devices),
+                         ("accelerators", run.accelerators)):
+        if not values:
+            raise ConfigError(f"[run] {name} is empty; give at least one")
+    bad = [a for a in run.accelerators if a not in ACCELERATORS]
+    if bad:
+        raise ConfigError(f"unknown accelerator(s) {bad}; choose from {', '.join(ACCELERATORS)}")
+    if any(not isinstance(t, int) or t < 1 for t in run.threads):
+        raise ConfigError(f"threads must be whole numbers of at least 1, got {list(run.threads)}")
+    if any(not isinstance(s, int) or not 32 <= s <= 1024 for s in run.dynamic_sizes):
+        raise ConfigError(f"dynamic_sizes must be between 32 and 1024, got {list(run.dynamic_sizes)}")
+    if run.num_runs < 1 or run.warmup_runs < 0:
+        raise ConfigError("num_runs must be at least 1 and warmup_runs at least 0")
+    if run.min_secs < 0 or run.warmup_min_secs < 0 or run.max_secs <= 0:
+        raise ConfigError("min_secs and warmup_min_secs must be at least 0, max_secs above 0")
+    if dataset.images is not None and dataset.images < 1:
+        raise ConfigError(f"images must be at least 1, got {dataset.images}")
+    if dataset.subset not in SUBSET_RULES:
+        raise ConfigError(f"subset must be one of {', '.join(SUBSET_RULES)}, got {dataset.subset!r}")
+    if dataset.imagenet is not None and not dataset.imagenet.is_dir():
+        raise ConfigError(f"ImageNet folder {dataset.imagenet} does not exist; fix --imagenet or BENCH_IMAGENET")
+    if build.calibration_images < 1 or build.prune_images < 1 or build.prune_budget_s < 0:
+        raise ConfigError("calibration_images and prune_images must be at least 1, prune_budget_s at least 0")
+    return config
+
+
+def load_config(path: Path | None) -> Config:
+    """Read `path` (or ./bench.toml when present); defaults fill what is left out."""
+    if path is None:
+        candidate = Path("bench.toml")
+        path = candidate if candidate.is_file() else None
+    config = Config()
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist; drop --config or create it") from exc
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        unknown = sorted(set(data) - {"run", "dataset", "build"})
+        if unknown:
+            raise ConfigError(f"{path}: unknown section(s) {unknown}; known: run, dataset, build")
+        try:
+            config = Config(
+                run=_section(RunConfig, data.get("run", {}), "run", str(path)),
+                dataset=_section(DatasetConfig, data.get("dataset", {}), "dataset", str(path)),
+                build=_section(BuildConfig, data.get("build", {}), "build", str(path)),
+                source=path,
+            )
+        except TypeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    if config.dataset.imagenet is None and os.environ.get("BENCH_IMAGENET"):
+        config = replace(config, dataset=replace(config.dataset,
+                                                 imagenet=Path(os.environ["BENCH_IMAGENET"]).expanduser()))
+    return config
+
+
+def with_overrides(config: Config, **overrides: Any) -> Config:
+    """Apply command-line values (None = not given) to whichever section holds each key."""
+    sections: dict[str, Any] = {"run": config.run, "dataset": config.dataset, "build": config.build}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        for name, section in sections.items():
+            if key in {f.name for f in fields(section)}:
+                sections[name] = replace(section, **{key: tuple(value) if isinstance(value, list) else value})
+                break
+        else:
+            raise ConfigError(f"no setting named {key}")
+    return validate(replace(config, **sections))

@@ -1,0 +1,69 @@
+"""Expand a config into jobs: model x variant x device x accelerator x threads, each with a stable id.
+
+The id names everything that makes the job what it is, so a resumed run finds the same jobs and two
+runs can be matched job by job: `local/efficientnet_lite0/int8/xnnpack/t2`, and for the dynamic
+variant the size it is timed at: `local/efficientnet_lite0/dynamic@160/xnnpack/t2`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.config import Config
+
+DEFAULT_MAX_THREADS = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    job_id: str
+    device: str
+    model: str
+    variant: str
+    accelerator: str
+    threads: int
+    input_size: int | None = None  # the size a dynamic model is resized to; None = the model's own
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "device": self.device, "model": self.model, "variant": self.variant,
+                "accelerator": self.accelerator, "threads": self.threads, "input_size": self.input_size}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        return cls(job_id=data["job_id"], device=data["device"], model=data["model"], variant=data["variant"],
+                   accelerator=data["accelerator"], threads=int(data["threads"]), input_size=data.get("input_size"))
+
+
+def default_threads(device_cores: int | None) -> int:
+    return max(1, min(DEFAULT_MAX_THREADS, device_cores or 1))
+
+
+def model_label(model: str) -> str:
+    """A model's name in ids: the zoo name, or a file's stem."""
+    name = model.replace("\\", "/").rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def plan_jobs(config: Config, device: str, device_cores: int | None) -> list[Job]:
+    """Return the jobs of one device, in a stable order."""
+    threads = config.run.threads or (default_threads(device_cores),)
+    jobs: list[Job] = []
+    for model in config.run.models:
+        for variant in config.run.variants:
+            sizes: tuple[int | None, ...] = config.run.dynamic_sizes if variant == "dynamic" else (None,)
+            for size in sizes:
+                name = f"{variant}@{size}" if size is not None else variant
+                for accelerator in config.run.accelerators:
+                    for count in threads:
+                        jobs.append(Job(
+                            job_id=f"{device}/{model_label(model)}/{name}/{accelerator}/t{count}", device=device,
+                            model=model, variant=variant, accelerator=accelerator, threads=count, input_size=size,
+                        ))
+    ids = [job.job_id for job in jobs]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        from bench.errors import ConfigError
+
+        raise ConfigError(f"the plan repeats jobs {duplicates}; two models share a name? rename one file")
+    return jobs
