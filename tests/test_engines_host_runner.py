@@ -65,3 +65,23 @@ def test_runs_as_its_own_process(tiny_model: Path) -> None:
                            "--input_shape", "1,16,16,3"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["latencies_ms"]) >= 3
+
+
+def test_classify_mode_scores_every_image_like_the_in_process_classifier(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from bench.engines.litert_classify import top_k
+
+    pixels = np.random.default_rng(3).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    np.save(tmp_path / "pixels.npy", pixels)
+    code, report = _run(["--graph", str(tiny_model), "--num_runs", "2", "--min_secs", "0", "--warmup_min_secs", "0",
+                         "--input_shape", "1,16,16,3", "--classify_inputs", str(tmp_path / "pixels.npy"),
+                         "--classify_output", str(tmp_path / "top5.npy"), "--mean", "127,127,127",
+                         "--std", "128,128,128"], capsys)
+    assert code == 0 and report["classify"]["images"] == 4
+    assert 0 < report["classify"]["invoke_s"] <= report["classify"]["wall_s"]
+    got = np.load(tmp_path / "top5.npy")
+    expected = top_k(tiny_model, pixels, normalize=lambda x: (x - 127.0) / 128.0, k=5)
+    assert got.shape == (4, 5) and np.array_equal(got, expected)

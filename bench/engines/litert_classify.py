@@ -53,7 +53,7 @@ def iterate_scores(
     model_path: Path, pixels: np.ndarray, *, normalize: Normalize, num_threads: int = 1
 ) -> Iterator[np.ndarray]:
     """Yield the score vector of each image, one invoke per image (batch 1, as on a phone)."""
-    from bench.models.tflite_info import load_interpreter
+    from bench.engines.litert import load_interpreter
 
     interpreter = load_interpreter(model_path, num_threads=num_threads)
     detail = interpreter.get_input_details()[0]

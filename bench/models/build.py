@@ -240,7 +240,7 @@ def _write_pruned(
 
 def _host_loads(path: Path) -> dict[str, Any]:
     """Say whether the host LiteRT runtime loads and runs `path`, and if not, why."""
-    from bench.models.tflite_info import load_interpreter
+    from bench.engines.litert import load_interpreter
 
     try:
         interpreter = load_interpreter(path)

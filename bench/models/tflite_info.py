@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ModelError
+from bench.engines.litert import load_interpreter
 from bench.fileio import sha256_file
 from bench.models.manifest import TensorInfo
 
@@ -84,21 +84,6 @@ class TfliteInfo:
                 for w in self.weights
             ],
         }
-
-
-def load_interpreter(path: Path, num_threads: int = 1) -> Any:
-    """Return an allocated LiteRT interpreter, or raise ModelError saying what to do."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    if not path.is_file():
-        raise ModelError(f"model file {path} does not exist; build it with: python -m bench models build")
-    try:
-        interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path}: LiteRT cannot load it ({first_line}); is it a valid .tflite file?") from exc
-    return interpreter
 
 
 def _tensor_info(detail: dict[str, Any]) -> TensorInfo:

@@ -1,0 +1,1 @@
+"""Device backends, one per platform, behind one Protocol (`bench.devices.base.Device`)."""

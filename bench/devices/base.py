@@ -1,0 +1,71 @@
+"""The Protocol every device backend implements, and the requests the pipeline hands it.
+
+A backend imports only result records and engines: it receives files and numbers, never datasets,
+stores or reports, and no adbutils / pymobiledevice3 / coremltools type leaves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from bench.results.records import DeviceInfo, DeviceState, RawRun
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSettings:
+    """benchmark_model's loop settings."""
+
+    num_runs: int = 50
+    min_secs: float = 1.0
+    max_secs: float = 150.0
+    warmup_runs: int = 1
+    warmup_min_secs: float = 0.5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelJob:
+    """One model file to time (and score) with one accelerator and thread count."""
+
+    job_id: str
+    model_path: Path
+    model_sha256: str
+    accelerator: str
+    threads: int
+    input_shape: tuple[int, ...] | None  # resize a dynamic input to this; None = the model's own
+    settings: RunSettings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccuracyInputs:
+    """Preprocessed images as a uint8 (N, H, W, 3) .npy file, and how the model wants them scaled."""
+
+    pixels_npy: Path
+    mean: tuple[float, float, float] | None  # None: the model normalises in its graph
+    std: tuple[float, float, float] | None
+    label_offset: int  # 1 for 1001-class models with a background class
+
+
+class Device(Protocol):
+    alias: str
+
+    def describe(self) -> DeviceInfo:
+        """Return what the device is: id, platform, model, SoC/CPU, OS, ABI, cores."""
+
+    def snapshot(self) -> DeviceState:
+        """Return its state now: temperatures, governor, clocks, load, battery."""
+
+    def prepare(self, job: ModelJob) -> None:
+        """Make the job's model (and tool) available on the device."""
+
+    def execute(self, job: ModelJob) -> RawRun:
+        """Time the model; raise DeviceError / ToolFailedError with the reason when it fails."""
+
+    def classify(self, job: ModelJob, inputs: AccuracyInputs) -> np.ndarray:
+        """Run the same model with the same settings on every image; return (N, 5) class indices."""
+
+    def cleanup(self) -> None:
+        """Remove what prepare left on the device."""
