@@ -57,3 +57,20 @@ def lite0_keras():  # type: ignore[no-untyped-def]
     from bench.models.efficientnet_lite import pretrained_lite0
 
     return pretrained_lite0(224)
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small float model with a free input size, built here."""
+    import tensorflow as tf
+
+    kernel = tf.constant(0.01, shape=(3, 3, 3, 8))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
+    def model(x: tf.Tensor) -> tf.Tensor:
+        return tf.reduce_mean(tf.nn.relu(tf.nn.conv2d(x, kernel, 1, "SAME")), axis=[1, 2])
+
+    data = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model).convert()
+    path = tmp_path_factory.mktemp("tiny") / "tiny.tflite"
+    path.write_bytes(data)
+    return path

@@ -12,30 +12,13 @@ import pytest
 from bench.engines.host_runner import main
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small float model with a free input size, built here."""
-    import tensorflow as tf
-
-    kernel = tf.constant(0.01, shape=(3, 3, 3, 8))
-
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
-    def model(x: tf.Tensor) -> tf.Tensor:
-        return tf.reduce_mean(tf.nn.relu(tf.nn.conv2d(x, kernel, 1, "SAME")), axis=[1, 2])
-
-    data = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model).convert()
-    path = tmp_path_factory.mktemp("tiny") / "tiny.tflite"
-    path.write_bytes(data)
-    return path
-
-
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
     code = main(argv)
     return code, json.loads(capsys.readouterr().out)
 
 
-def test_runs_until_both_minimums(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, report = _run(["--graph", str(tiny_model), "--num_runs", "20", "--min_secs", "0.05",
+def test_runs_until_both_minimums(tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = _run(["--graph", str(tiny_tflite), "--num_runs", "20", "--min_secs", "0.05",
                          "--warmup_runs", "3", "--warmup_min_secs", "0", "--input_shape", "1,32,32,3"], capsys)
     assert code == 0
     assert len(report["latencies_ms"]) >= 20 and len(report["warmup_ms"]) >= 3
@@ -45,8 +28,8 @@ def test_runs_until_both_minimums(tiny_model: Path, capsys: pytest.CaptureFixtur
     assert report["peak_rss_mb"] >= report["peak_rss_after_init_mb"] > 0
 
 
-def test_max_secs_stops_a_long_run(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, report = _run(["--graph", str(tiny_model), "--num_runs", "100000000", "--max_secs", "0.2",
+def test_max_secs_stops_a_long_run(tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = _run(["--graph", str(tiny_tflite), "--num_runs", "100000000", "--max_secs", "0.2",
                          "--warmup_min_secs", "0", "--input_shape", "1,8,8,3", "--use_xnnpack", "false"], capsys)
     assert code == 0 and report["accelerator"] == "none"
     assert len(report["latencies_ms"]) < 100000000
@@ -59,8 +42,8 @@ def test_a_corrupt_model_is_an_error_document(tmp_path: Path, capsys: pytest.Cap
     assert code == 1 and "error" in report and "\n" not in report["error"]
 
 
-def test_runs_as_its_own_process(tiny_model: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "bench.engines.host_runner", "--graph", str(tiny_model),
+def test_runs_as_its_own_process(tiny_tflite: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.engines.host_runner", "--graph", str(tiny_tflite),
                            "--num_runs", "3", "--min_secs", "0", "--warmup_min_secs", "0",
                            "--input_shape", "1,16,16,3"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -68,7 +51,7 @@ def test_runs_as_its_own_process(tiny_model: Path) -> None:
 
 
 def test_classify_mode_scores_every_image_like_the_in_process_classifier(
-    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_tflite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import numpy as np
 
@@ -76,12 +59,12 @@ def test_classify_mode_scores_every_image_like_the_in_process_classifier(
 
     pixels = np.random.default_rng(3).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
     np.save(tmp_path / "pixels.npy", pixels)
-    code, report = _run(["--graph", str(tiny_model), "--num_runs", "2", "--min_secs", "0", "--warmup_min_secs", "0",
+    code, report = _run(["--graph", str(tiny_tflite), "--num_runs", "2", "--min_secs", "0", "--warmup_min_secs", "0",
                          "--input_shape", "1,16,16,3", "--classify_inputs", str(tmp_path / "pixels.npy"),
                          "--classify_output", str(tmp_path / "top5.npy"), "--mean", "127,127,127",
                          "--std", "128,128,128"], capsys)
     assert code == 0 and report["classify"]["images"] == 4
     assert 0 < report["classify"]["invoke_s"] <= report["classify"]["wall_s"]
     got = np.load(tmp_path / "top5.npy")
-    expected = top_k(tiny_model, pixels, normalize=lambda x: (x - 127.0) / 128.0, k=5)
+    expected = top_k(tiny_tflite, pixels, normalize=lambda x: (x - 127.0) / 128.0, k=5)
     assert got.shape == (4, 5) and np.array_equal(got, expected)

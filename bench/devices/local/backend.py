@@ -1,0 +1,147 @@
+"""The local host as a benchmark device: each run is a `bench.engines.host_runner` subprocess."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.devices.base import AccuracyInputs, ModelJob, RunSettings
+from bench.engines.host_runner_io import raw_run_from_report
+from bench.errors import DeviceError, ToolFailedError
+from bench.results.records import DeviceInfo, DeviceState, Platform, RawRun
+
+log = logging.getLogger(__name__)
+
+# A run may take max_secs for warm-up plus max_secs timed, plus loading; past this, it hangs.
+_WATCHDOG_MARGIN_S = 60.0
+HOST_ACCELERATORS = ("xnnpack", "none")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _cpu_model() -> str:
+    text = _read(Path("/proc/cpuinfo")) or ""
+    for line in text.splitlines():
+        if line.lower().startswith(("model name", "hardware", "processor\t: arm")):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+class LocalDevice:
+    """This machine. Its state comes from /proc and /sys where Linux exposes them."""
+
+    alias = "local"
+
+    def __init__(self, sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc")) -> None:
+        self.sys_root = sys_root
+        self.proc_root = proc_root
+
+    def describe(self) -> DeviceInfo:
+        return DeviceInfo(
+            id=socket.gethostname(), platform=Platform.LOCAL, model=f"host ({platform.machine()})",
+            soc=_cpu_model(), os=platform.platform(), abi=platform.machine(), cores=os.cpu_count(),
+            build=f"python {platform.python_version()}", simulated=False,
+        )
+
+    def snapshot(self) -> DeviceState:
+        temperatures: dict[str, float] = {}
+        for zone in sorted((self.sys_root / "class/thermal").glob("thermal_zone*")):
+            millideg = _read(zone / "temp")
+            if millideg and millideg.lstrip("-").isdigit():
+                temperatures[_read(zone / "type") or zone.name] = int(millideg) / 1000.0
+        frequencies: dict[str, int] = {}
+        for cpu in sorted((self.sys_root / "devices/system/cpu").glob("cpu[0-9]*")):
+            khz = _read(cpu / "cpufreq/scaling_cur_freq")
+            if khz and khz.isdigit():
+                frequencies[cpu.name] = int(khz)
+        battery = next(iter(sorted((self.sys_root / "class/power_supply").glob("BAT*"))), None)
+        capacity = _read(battery / "capacity") if battery else None
+        status = _read(battery / "status") if battery else None
+        load = _read(self.proc_root / "loadavg")
+        return DeviceState(
+            captured_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            temperatures_c=temperatures,
+            governor=_read(self.sys_root / "devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+            cpu_freq_khz=frequencies,
+            load_average_1m=float(load.split()[0]) if load else None,
+            battery_percent=float(capacity) if capacity and capacity.isdigit() else None,
+            charging=(status in ("Charging", "Full")) if status else None,
+        )
+
+    def prepare(self, job: ModelJob) -> None:
+        if not job.model_path.is_file():
+            raise DeviceError(f"model file {job.model_path} is missing; rebuild it with: python -m bench models build")
+        if job.accelerator not in HOST_ACCELERATORS:
+            raise DeviceError(f"the host runs {', '.join(HOST_ACCELERATORS)}, not {job.accelerator}; "
+                              "use --accelerators xnnpack")
+
+    def _command(self, job: ModelJob, settings: RunSettings | None = None) -> list[str]:
+        s = settings or job.settings
+        command = [
+            sys.executable, "-m", "bench.engines.host_runner", "--graph", str(job.model_path),
+            "--num_threads", str(job.threads), "--num_runs", str(s.num_runs), "--min_secs", str(s.min_secs),
+            "--max_secs", str(s.max_secs), "--warmup_runs", str(s.warmup_runs),
+            "--warmup_min_secs", str(s.warmup_min_secs), "--use_xnnpack", str(job.accelerator == "xnnpack").lower(),
+        ]
+        if job.input_shape:
+            command += ["--input_shape", ",".join(str(d) for d in job.input_shape)]
+        return command
+
+    def _run(self, command: list[str], timeout_s: float) -> dict[str, Any]:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
+        except subprocess.TimeoutExpired as exc:
+            raise ToolFailedError(f"host runner did not finish in {timeout_s:.0f} s and was killed; "
+                                  "lower --max-secs or check the model") from exc
+        lines = done.stdout.strip().splitlines()
+        try:
+            report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+        except json.JSONDecodeError:
+            report = {}
+        if done.returncode != 0 or "error" in report or not report:
+            reason = report.get("error") or (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            raise ToolFailedError(f"host runner failed: {reason}")
+        report["_stdout"] = done.stdout
+        return report
+
+    def execute(self, job: ModelJob) -> RawRun:
+        timeout = 2 * job.settings.max_secs + _WATCHDOG_MARGIN_S
+        report = self._run(self._command(job), timeout)
+        return raw_run_from_report(report, report.pop("_stdout"))
+
+    def classify(self, job: ModelJob, inputs: AccuracyInputs) -> np.ndarray:
+        with tempfile.TemporaryDirectory(prefix="bench-classify-") as folder:
+            output = Path(folder) / "top5.npy"
+            # one warm-up and one timed run: the images are what is measured here
+            quick = replace(job.settings, num_runs=1, min_secs=0.0, warmup_runs=1, warmup_min_secs=0.0)
+            command = [
+                *self._command(job, quick), "--classify_inputs", str(inputs.pixels_npy),
+                "--classify_output", str(output), "--label_offset", str(inputs.label_offset),
+            ]
+            if inputs.mean is not None and inputs.std is not None:
+                command += ["--mean", ",".join(map(str, inputs.mean)), "--std", ",".join(map(str, inputs.std))]
+            images = len(np.load(inputs.pixels_npy, mmap_mode="r"))
+            report = self._run(command, timeout_s=job.settings.max_secs + 2.0 * images + _WATCHDOG_MARGIN_S)
+            log.debug("classified %s images: %s", images, report.get("classify"))
+            return np.asarray(np.load(output), dtype=np.int64)
+
+    def cleanup(self) -> None:
+        """Nothing is copied to the host: models run from the cache where they were built."""

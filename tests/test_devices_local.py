@@ -1,0 +1,97 @@
+"""The local host backend: what it reports, how it runs, and how it fails."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.devices.base import AccuracyInputs, ModelJob, RunSettings
+from bench.devices.local import backend
+from bench.devices.local.backend import LocalDevice
+from bench.errors import DeviceError, ToolFailedError
+from bench.results.records import Platform
+
+QUICK = RunSettings(num_runs=5, min_secs=0.0, max_secs=10.0, warmup_runs=1, warmup_min_secs=0.0)
+
+
+def _job(path: Path, accelerator: str = "xnnpack", shape: tuple[int, ...] | None = (1, 16, 16, 3)) -> ModelJob:
+    return ModelJob(job_id="local/tiny/fp32/xnnpack/t1", model_path=path, model_sha256="00", accelerator=accelerator,
+                    threads=1, input_shape=shape, settings=QUICK)
+
+
+def test_describe_says_what_the_host_is() -> None:
+    info = LocalDevice().describe()
+    assert info.platform is Platform.LOCAL and (info.cores or 0) >= 1 and info.soc and not info.simulated
+
+
+def test_snapshot_reads_sysfs(tmp_path: Path) -> None:
+    sys_root, proc_root = tmp_path / "sys", tmp_path / "proc"
+    zone = sys_root / "class/thermal/thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "temp").write_text("45500\n")
+    (zone / "type").write_text("x86_pkg_temp\n")
+    cpu = sys_root / "devices/system/cpu/cpu0/cpufreq"
+    cpu.mkdir(parents=True)
+    (cpu / "scaling_governor").write_text("performance\n")
+    (cpu / "scaling_cur_freq").write_text("2400000\n")
+    battery = sys_root / "class/power_supply/BAT0"
+    battery.mkdir(parents=True)
+    (battery / "capacity").write_text("87\n")
+    (battery / "status").write_text("Discharging\n")
+    proc_root.mkdir()
+    (proc_root / "loadavg").write_text("0.52 0.40 0.30 1/100 123\n")
+    state = LocalDevice(sys_root=sys_root, proc_root=proc_root).snapshot()
+    assert state.temperatures_c == {"x86_pkg_temp": 45.5}
+    assert (state.governor, state.cpu_freq_khz) == ("performance", {"cpu0": 2400000})
+    assert (state.battery_percent, state.charging, state.load_average_1m) == (87.0, False, 0.52)
+
+
+def test_snapshot_on_a_bare_machine_is_empty_not_an_error(tmp_path: Path) -> None:
+    state = LocalDevice(sys_root=tmp_path, proc_root=tmp_path).snapshot()
+    assert state.temperatures_c == {} and state.governor is None and state.battery_percent is None
+
+
+def test_execute_returns_every_latency(tiny_tflite: Path) -> None:
+    device = LocalDevice()
+    job = _job(tiny_tflite)
+    device.prepare(job)
+    raw = device.execute(job)
+    assert len(raw.latencies_ms) >= 5 and raw.init_ms is not None and raw.init_ms > 0
+    assert raw.input_shape == (1, 16, 16, 3) and raw.accelerator_used == "xnnpack"
+    assert raw.peak_rss_mb is not None and raw.peak_rss_mb >= (raw.peak_rss_after_init_mb or 0) > 0
+    assert '"latencies_ms"' in raw.raw_output
+
+
+def test_classify(tiny_tflite: Path, tmp_path: Path) -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    np.save(tmp_path / "p.npy", pixels)
+    top5 = LocalDevice().classify(_job(tiny_tflite), AccuracyInputs(pixels_npy=tmp_path / "p.npy", mean=None,
+                                                                    std=None, label_offset=0))
+    assert top5.shape == (3, 5) and top5.dtype == np.int64
+
+
+def test_missing_model_and_foreign_accelerator_are_refused(tiny_tflite: Path, tmp_path: Path) -> None:
+    with pytest.raises(DeviceError, match="models build"):
+        LocalDevice().prepare(_job(tmp_path / "gone.tflite"))
+    with pytest.raises(DeviceError, match="not gpu"):
+        LocalDevice().prepare(_job(tiny_tflite, accelerator="gpu"))
+
+
+def test_a_crashing_runner_is_a_tool_failure(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ToolFailedError, match="host runner failed"):
+        LocalDevice().execute(_job(bad))
+
+
+def test_a_hanging_runner_is_killed(tiny_tflite: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backend, "_WATCHDOG_MARGIN_S", 0.5)
+    monkeypatch.setattr(LocalDevice, "_command",
+                        lambda self, job, settings=None: [sys.executable, "-c", "import time; time.sleep(30)"])
+    job = ModelJob(job_id="x", model_path=tiny_tflite, model_sha256="", accelerator="xnnpack", threads=1,
+                   input_shape=None, settings=RunSettings(max_secs=0.25))
+    with pytest.raises(ToolFailedError, match="did not finish in 1 s and was killed"):
+        LocalDevice().execute(job)
