@@ -82,6 +82,15 @@ class Config:
                 "source": str(self.source) if self.source else None}
 
 
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Rebuild a Config saved with `to_dict` (a stored run's settings, for --resume)."""
+    dataset = dict(data.get("dataset", {}))
+    return Config(run=_section(RunConfig, data.get("run", {}), "run", "stored run"),
+                  dataset=_section(DatasetConfig, dataset, "dataset", "stored run"),
+                  build=_section(BuildConfig, data.get("build", {}), "build", "stored run"),
+                  source=Path(data["source"]) if data.get("source") else None)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
@@ -103,7 +112,7 @@ def _section(cls: Any, data: dict[str, Any], name: str, where: str) -> Any:
                 raise ConfigError(f"{where}: [{name}] {key} must be a list, like {key} = {list(default) or [1]}")
             values[key] = tuple(value)
         elif key == "imagenet":
-            values[key] = Path(str(value)).expanduser()
+            values[key] = Path(str(value)).expanduser() if value is not None else None
         else:
             values[key] = value
     return cls(**values)

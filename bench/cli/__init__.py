@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import datasets, models
+    from bench.cli import datasets, models, run
 
     parser = argparse.ArgumentParser(
         prog="bench",
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run.register(subparsers)
     models.register(subparsers)
     datasets.register(subparsers)
     return parser

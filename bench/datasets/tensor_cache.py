@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ class Preprocessed:
     names: tuple[str, ...]
     failed: tuple[tuple[str, str], ...]  # (name, reason) of images that could not be decoded
     cache_hit: bool
+    pixels_path: Path | None = None  # the cached .npy of `pixels`, for a runner in another process
 
 
 def cache_key(images: Sequence[LabeledImage], spec: PreprocessSpec) -> str:
@@ -95,6 +96,7 @@ def preprocessed(
             names=tuple(meta["names"]),
             failed=tuple((name, reason) for name, reason in meta["failed"]),
             cache_hit=True,
+            pixels_path=folder / "pixels.npy",
         )
     result = decode_all(images, spec, workers)
     with atomic_directory(folder) as tmp:
@@ -102,4 +104,4 @@ def preprocessed(
         np.save(tmp / "labels.npy", result.labels)
         (tmp / "meta.json").write_text(json.dumps({"names": result.names, "failed": result.failed,
                                                    "spec": spec.to_dict()}))
-    return result
+    return replace(result, pixels_path=folder / "pixels.npy")

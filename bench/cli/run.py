@@ -1,0 +1,183 @@
+"""`bench run`, `bench runs`, `bench report`, `bench export`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.cli.common import print_json
+
+EXIT_OK, EXIT_ERROR, EXIT_UNSTABLE = 0, 1, 2
+
+
+def _store_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", type=Path, default=None,
+                        help="result store (SQLite); default: results.sqlite in the user data dir (BENCH_DATA)")
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(part) for part in _csv(text)]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected whole numbers like 1,2,4, got {text!r}") from exc
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser("run", help="measure every variant of a model on a device and print the table")
+    run.add_argument("--device", default="local", help="device alias (default: local, this host)")
+    run.add_argument("--config", type=Path, default=None, help="bench.toml (default: ./bench.toml if present)")
+    run.add_argument("--model", dest="models", type=_csv, default=None,
+                     help="zoo names or model files, comma-separated (default: efficientnet_lite0)")
+    run.add_argument("--variants", type=_csv, default=None, help="default: fp32,int8,pruned50,res160")
+    run.add_argument("--accelerators", type=_csv, default=None, help="xnnpack (default) or none on the host")
+    run.add_argument("--threads", type=_ints, default=None, help="default: min(4, the device's cores)")
+    run.add_argument("--dynamic-sizes", dest="dynamic_sizes", type=_ints, default=None,
+                     help="input sizes to time the dynamic variant at (default: 224)")
+    run.add_argument("--imagenet", type=Path, default=None, help="ImageNet val folder (or BENCH_IMAGENET)")
+    run.add_argument("--images", type=int, default=None, help="evaluation images (default: the whole split)")
+    run.add_argument("--per-class", dest="subset", action="store_const", const="per-class", default=None,
+                     help="spread --images evenly over classes instead of the first N by name")
+    for flag, kind, what in (("--num-runs", int, "timed runs (50)"), ("--min-secs", float, "at least (1)"),
+                             ("--max-secs", float, "never more than (150)"), ("--warmup-runs", int, "(1)"),
+                             ("--warmup-min-secs", float, "(0.5)"), ("--prune-budget-s", float, "(600)")):
+        run.add_argument(flag, type=kind, default=None, help=what)
+    run.add_argument("--resume", default=None, metavar="RUN_ID", help="finish only the jobs RUN_ID lacks")
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    _store_arg(run)
+    run.set_defaults(handler=_run)
+
+    runs = subparsers.add_parser("runs", help="list stored runs, newest first")
+    runs.add_argument("--json", action="store_true")
+    _store_arg(runs)
+    runs.set_defaults(handler=_runs)
+
+    report = subparsers.add_parser("report", help="the comparison table of a stored run")
+    report.add_argument("run_id", nargs="?", default="latest", help="a run id, or latest (default)")
+    report.add_argument("--format", choices=("table", "md", "csv", "json"), default="table")
+    _store_arg(report)
+    report.set_defaults(handler=_report)
+
+    export = subparsers.add_parser("export", help="write a stored run as JSON")
+    export.add_argument("run_id", nargs="?", default="latest")
+    export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    _store_arg(export)
+    export.set_defaults(handler=_export)
+
+
+def _open_store(path: Path | None) -> Any:
+    from bench.paths import data_dir
+    from bench.results.store import Store
+
+    return Store(path or data_dir() / "results.sqlite")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bench.config import load_config, with_overrides
+    from bench.paths import cache_dir
+    from bench.run.pipeline import execute_run
+
+    config = with_overrides(
+        load_config(args.config), models=args.models, variants=args.variants, accelerators=args.accelerators,
+        threads=args.threads, dynamic_sizes=args.dynamic_sizes, imagenet=args.imagenet, images=args.images,
+        subset=args.subset, num_runs=args.num_runs, min_secs=args.min_secs, max_secs=args.max_secs,
+        warmup_runs=args.warmup_runs, warmup_min_secs=args.warmup_min_secs, prune_budget_s=args.prune_budget_s,
+    )
+
+    def progress(result: Any, position: int, total: int) -> None:
+        if args.json:
+            return
+        what = "ok" if result.error is None else f"FAILED: {result.error}"
+        p50 = f", p50 {result.latency_ms.p50:.2f} ms" if result.latency_ms else ""
+        print(f"[{position}/{total}] {result.job_id}: {what}{p50}", file=sys.stderr)
+
+    with _open_store(args.store) as store:
+        outcome = execute_run(config, store, cache_dir(), device_alias=args.device, resume=args.resume,
+                              on_job=progress)
+    if args.json:
+        print_json(run_json(outcome))
+    else:
+        _print_table(outcome.run_id, outcome.device, outcome.results, outcome.accuracy_measured, "table")
+    if outcome.failed:
+        return EXIT_ERROR
+    return EXIT_UNSTABLE if outcome.unstable else EXIT_OK
+
+
+def run_json(outcome: Any) -> dict[str, Any]:
+    """The stable machine-readable form of a run (scripts and nightly jobs read these names)."""
+    results = []
+    for r in outcome.results:
+        lat, raw, acc = r.latency_ms, r.raw, r.accuracy
+        results.append({
+            "job_id": r.job_id, "model": r.model, "variant": r.variant, "accelerator": r.accelerator,
+            "threads": r.threads, "status": r.status.value, "error": r.error,
+            "model_size_bytes": raw.model_size_bytes if raw else None,
+            "input_shape": list(raw.input_shape) if raw else None,
+            "init_ms": raw.init_ms if raw else None, "first_inference_ms": raw.first_inference_ms if raw else None,
+            "latency_ms": {k: v for k, v in lat.to_dict().items() if k != "fps"} if lat else None,
+            "fps": lat.fps if lat else None, "peak_rss_mb": raw.peak_rss_mb if raw else None,
+            "peak_rss_after_init_mb": raw.peak_rss_after_init_mb if raw else None,
+            "accuracy": {"top1": acc.top1, "top5": acc.top5, "images": acc.images,
+                         "top1_agreement_with_fp32": acc.top1_agreement_with_fp32} if acc else None,
+            "warnings": list(r.warnings),
+        })
+    return {"run_id": outcome.run_id,
+            "device": {"id": outcome.device.id, "platform": outcome.device.platform.value,
+                       "model": outcome.device.model, "simulated": outcome.device.simulated},
+            "accuracy_measured": outcome.accuracy_measured, "results": results}
+
+
+def _print_table(run_id: str, device: Any, results: list[Any], accuracy_measured: bool, fmt: str) -> None:
+    from bench.reports.table import comparison_rows, render
+
+    for model in dict.fromkeys(r.model for r in results):
+        rows = comparison_rows([r for r in results if r.model == model])
+        title = f"{model} on {device.model} ({device.soc or device.id}) - run {run_id}"
+        print(render(rows, fmt, title=title, accuracy_measured=accuracy_measured), end="")
+
+
+def _runs(args: argparse.Namespace) -> int:
+    with _open_store(args.store) as store:
+        records = store.runs()
+    if args.json:
+        print_json([{"run_id": r.run_id, "created_at": r.created_at, "device": r.device.to_dict(),
+                     "jobs": len(r.plan), "done": r.jobs_done, "failed": r.jobs_failed} for r in records])
+        return EXIT_OK
+    if not records:
+        print("no runs yet; start one with: python -m bench run")
+    for r in records:
+        state = "complete" if r.complete else f"incomplete: resume with --resume {r.run_id}"
+        print(f"{r.run_id}  {r.created_at}  {r.device.model}  {r.jobs_done}/{len(r.plan)} jobs, "
+              f"{r.jobs_failed} failed  ({state})")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    with _open_store(args.store) as store:
+        record = store.run(args.run_id)
+        results = store.job_results(record.run_id)
+    measured = any(r.accuracy for r in results) or bool(record.config.get("dataset", {}).get("imagenet"))
+    _print_table(record.run_id, record.device, results, measured, args.format)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    with _open_store(args.store) as store:
+        record = store.run(args.run_id)
+        payload = {"run_id": record.run_id, "created_at": record.created_at, "device": record.device.to_dict(),
+                   "bench_version": record.bench_version, "config": record.config, "plan": record.plan,
+                   "results": [r.to_dict() for r in store.job_results(record.run_id)]}
+    text = json.dumps(payload, indent=2)
+    if args.out:
+        from bench.fileio import write_text_atomic
+
+        write_text_atomic(args.out, text + "\n")
+    else:
+        print(text)
+    return EXIT_OK

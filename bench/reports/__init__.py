@@ -1,0 +1,1 @@
+"""Tables, the static HTML site and plots, rendered from stored results; never touches a device."""

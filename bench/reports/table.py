@@ -1,0 +1,166 @@
+"""The comparison table a user decides from: one row per variant (and accelerator / threads).
+
+Against the FP32 row of the same model, accelerator and threads: speed-up (FP32 p50 / row p50),
+accuracy delta in points, and size ratio. Rows that no other row beats on both latency (p50) and
+top-1 are marked Pareto-optimal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.results.records import JobResult, JobStatus
+
+FORMATS = ("table", "md", "csv", "json")
+NOT_MEASURED = "accuracy not measured: pass --imagenet DIR (or set BENCH_IMAGENET) to score on ImageNet val"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Row:
+    model: str
+    variant: str
+    accelerator: str
+    threads: int
+    status: str
+    error: str | None
+    model_size_bytes: int | None
+    peak_rss_mb: float | None
+    init_ms: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    ci95_p50_ms: tuple[float, float] | None
+    fps: float | None
+    top1: float | None
+    top5: float | None
+    images: int | None
+    speedup: float | None
+    top1_delta_points: float | None
+    size_ratio: float | None
+    pareto: bool
+    warnings: tuple[str, ...]
+
+
+def _base_row(r: JobResult) -> dict[str, Any]:
+    raw, lat, acc = r.raw, r.latency_ms, r.accuracy
+    return {
+        "model": r.model, "variant": r.variant, "accelerator": r.accelerator, "threads": r.threads,
+        "status": r.status.value, "error": r.error,
+        "model_size_bytes": raw.model_size_bytes if raw else None, "peak_rss_mb": raw.peak_rss_mb if raw else None,
+        "init_ms": raw.init_ms if raw else None, "p50_ms": lat.p50 if lat else None, "p90_ms": lat.p90 if lat else None,
+        "ci95_p50_ms": lat.ci95_p50 if lat else None, "fps": lat.fps if lat else None,
+        "top1": acc.top1 if acc else None, "top5": acc.top5 if acc else None, "images": acc.images if acc else None,
+        "warnings": r.warnings,
+    }
+
+
+def comparison_rows(results: list[JobResult]) -> list[Row]:
+    """Return the rows, with ratios against FP32 and the Pareto marks."""
+    bases = [_base_row(r) for r in results]
+    fp32 = {(b["model"], b["accelerator"], b["threads"]): b for b in bases
+            if b["variant"] == "fp32" and b["status"] == JobStatus.OK.value}
+    rows = []
+    for b in bases:
+        ref = fp32.get((b["model"], b["accelerator"], b["threads"]))
+        speedup = delta = size = None
+        if ref is not None and b["status"] == JobStatus.OK.value:
+            speedup = ref["p50_ms"] / b["p50_ms"] if b["p50_ms"] else None
+            if b["top1"] is not None and ref["top1"] is not None:
+                delta = 100 * (b["top1"] - ref["top1"])
+            size = b["model_size_bytes"] / ref["model_size_bytes"] if b["model_size_bytes"] else None
+        rows.append(Row(**b, speedup=speedup, top1_delta_points=delta, size_ratio=size,
+                        pareto=_pareto(b, bases)))
+    return rows
+
+
+def _pareto(row: dict[str, Any], rows: list[dict[str, Any]]) -> bool:
+    """No other row of the same model is at least as fast and as accurate, and better in one."""
+    if row["p50_ms"] is None or row["top1"] is None:
+        return False
+    for other in rows:
+        if other is row or other["model"] != row["model"] or other["p50_ms"] is None or other["top1"] is None:
+            continue
+        if (other["p50_ms"] <= row["p50_ms"] and other["top1"] >= row["top1"]
+                and (other["p50_ms"] < row["p50_ms"] or other["top1"] > row["top1"])):
+            return False
+    return True
+
+
+COLUMNS = (
+    ("variant", "variant"), ("accel", "accelerator"), ("thr", "threads"), ("size MB", "size"), ("peak MB", "peak"),
+    ("init ms", "init"), ("p50 ms", "p50"), ("p50 95% CI", "ci"), ("p90 ms", "p90"), ("FPS", "fps"),
+    ("top-1", "top1"), ("top-5", "top5"), ("speed-up", "speedup"), ("Δtop-1 pts", "delta"), ("size x", "ratio"),
+    ("pareto", "pareto"),
+)
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _cells(row: Row) -> dict[str, str]:
+    if row.status != JobStatus.OK.value:
+        return {"variant": row.variant, "accelerator": row.accelerator, "threads": str(row.threads),
+                "size": f"FAILED: {row.error}"}
+    ci = f"{row.ci95_p50_ms[0]:.2f}-{row.ci95_p50_ms[1]:.2f}" if row.ci95_p50_ms else "-"
+    return {
+        "variant": row.variant + (" !" if row.warnings else ""), "accelerator": row.accelerator,
+        "threads": str(row.threads),
+        "size": _num(row.model_size_bytes / 1e6 if row.model_size_bytes else None, 2),
+        "peak": _num(row.peak_rss_mb, 1), "init": _num(row.init_ms, 1), "p50": _num(row.p50_ms, 2), "ci": ci,
+        "p90": _num(row.p90_ms, 2), "fps": _num(row.fps, 1),
+        "top1": _num(100 * row.top1 if row.top1 is not None else None, 1),
+        "top5": _num(100 * row.top5 if row.top5 is not None else None, 1),
+        "speedup": _num(row.speedup, 2) + ("x" if row.speedup else ""),
+        "delta": "-" if row.top1_delta_points is None else f"{row.top1_delta_points:+.1f}",
+        "ratio": _num(row.size_ratio, 2), "pareto": "*" if row.pareto else "",
+    }
+
+
+def _footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
+    notes = []
+    if not accuracy_measured:
+        notes.append(NOT_MEASURED)
+    else:
+        images = {r.images for r in rows if r.images}
+        notes.append(f"accuracy on {', '.join(str(i) for i in sorted(images))} ImageNet val images "
+                     "(never the calibration split)")
+    for row in rows:
+        for warning in row.warnings:
+            notes.append(f"! {row.variant} ({row.accelerator}, {row.threads} threads): {warning}")
+    notes.append("peak MB: peak resident set (VmHWM) of the runner process, including the mapped model file "
+                 "and the runtime's libraries")
+    return notes
+
+
+def render(rows: list[Row], fmt: str, *, title: str = "", accuracy_measured: bool = True) -> str:
+    """Render the rows as a terminal table, Markdown, CSV or JSON."""
+    if fmt == "json":
+        return json.dumps([asdict(r) for r in rows], indent=2)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(Row.__dataclass_fields__))
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: (";".join(v) if isinstance(v, tuple) and k == "warnings" else v)
+                             for k, v in asdict(r).items()})
+        return buffer.getvalue()
+    headers = [h for h, _ in COLUMNS]
+    body = [[_cells(r).get(key, "") for _, key in COLUMNS] for r in rows]
+    notes = _footnotes(rows, accuracy_measured)
+    if fmt == "md":
+        lines = [f"### {title}", ""] if title else []
+        lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in body]
+        return "\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n"
+    if fmt != "table":
+        raise ValueError(f"unknown format {fmt}")
+    widths = [max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(headers)]
+    out = [title] if title else []
+    out.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in body]
+    return "\n".join([*out, "", *notes]) + "\n"

@@ -1,0 +1,1 @@
+"""The pipeline: config -> plan -> preflight -> execute -> summarise -> store -> report."""

@@ -1,0 +1,168 @@
+"""One `bench run`: build what the plan needs, then measure each job and commit it at once.
+
+Each job is committed to the store in its own transaction as soon as it is measured: an interrupted
+run keeps everything measured so far, and `--resume RUN_ID` runs only the jobs it lacks. A failing
+job is recorded with its reason and the rest of the plan goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import __version__
+from bench.config import Config, config_from_dict
+from bench.devices.base import Device, ModelJob, RunSettings
+from bench.errors import BenchError
+from bench.models.build import BuildOutcome, BuildSettings, build_variants
+from bench.models.pruning import PruningSettings
+from bench.models.variants import parse_variant
+from bench.models.zoo import resolve_source
+from bench.plan import Job, plan_jobs
+from bench.results.records import DeviceInfo, JobResult, JobStatus
+from bench.results.stats import instability_warnings, latency_stats
+from bench.results.store import Store
+from bench.run.accuracy import EvalImages, eval_images, first_choices, score
+from bench.run.devices import open_device
+
+log = logging.getLogger(__name__)
+
+# FP32 first choices per image, by (model, accelerator, threads): what agreement is measured against.
+References = dict[tuple[str, str, int], dict[str, int]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutcome:
+    run_id: str
+    device: DeviceInfo
+    results: list[JobResult]
+    accuracy_measured: bool
+
+    @property
+    def failed(self) -> list[JobResult]:
+        return [r for r in self.results if r.status is JobStatus.FAILED]
+
+    @property
+    def unstable(self) -> list[JobResult]:
+        return [r for r in self.results if r.status is JobStatus.OK and r.warnings]
+
+
+def new_run_id(device: str) -> str:
+    return f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{device}-{secrets.token_hex(2)}"
+
+
+def _build(config: Config, jobs: list[Job], cache_root: Path) -> dict[tuple[str, str], BuildOutcome]:
+    settings = BuildSettings(
+        cache_root=cache_root, imagenet=config.dataset.imagenet,
+        int8_calibration_images=config.build.calibration_images,
+        pruning_calibration_images=config.build.prune_images,
+        pruning=PruningSettings(budget_s=config.build.prune_budget_s),
+    )
+    built: dict[tuple[str, str], BuildOutcome] = {}
+    for model in dict.fromkeys(job.model for job in jobs):
+        try:
+            source = resolve_source(model)
+            names = list(dict.fromkeys(job.variant for job in jobs if job.model == model))
+            specs = [parse_variant(name, source.preprocess.input_size) for name in names]
+        except BenchError as exc:
+            for job in jobs:
+                if job.model == model:
+                    built[(model, job.variant)] = BuildOutcome(model=model, variant=job.variant, path=None,
+                                                               manifest=None, cache_hit=False, duration_s=0.0,
+                                                               error=str(exc))
+            continue
+        for outcome in build_variants(source, specs, settings):
+            built[(model, outcome.variant)] = outcome
+    return built
+
+
+def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSettings, images: EvalImages | None,
+             references: References) -> JobResult:
+    """Run one job; raise BenchError when it cannot be measured."""
+    if built.error or built.manifest is None or built.path is None:
+        raise BenchError(f"variant not built: {built.error}")
+    manifest = built.manifest
+    # A model with a free input size is timed at the job's size, else at its preprocessing size.
+    free = -1 in manifest.inputs[0].shape[1:3]
+    size = job.input_size or (manifest.preprocess.input_size if free else None)
+    shape = (1, size, size, 3) if size is not None else None
+    model_job = ModelJob(job_id=job.job_id, model_path=built.path, model_sha256=manifest.sha256,
+                         accelerator=job.accelerator, threads=job.threads, input_shape=shape, settings=settings)
+    before = device.snapshot()
+    device.prepare(model_job)
+    raw = device.execute(model_job)
+    accuracy = None
+    if images is not None:
+        spec = manifest.preprocess.at_resolution(size) if size is not None else manifest.preprocess
+        inputs, data = images.inputs(spec)
+        top5 = device.classify(model_job, inputs)
+        key = (job.model, job.accelerator, job.threads)
+        accuracy = score(top5, data, images.subset, references.get(key))
+        if job.variant == "fp32":
+            references[key] = first_choices(accuracy, data.names)
+    after = device.snapshot()
+    return JobResult(
+        job_id=job.job_id, model=job.model, variant=job.variant if job.input_size is None else f"{job.variant}@{size}",
+        model_sha256=manifest.sha256, accelerator=job.accelerator, threads=job.threads, status=JobStatus.OK,
+        raw=raw, latency_ms=latency_stats(raw.latencies_ms), warnings=tuple(instability_warnings(raw.latencies_ms)),
+        accuracy=accuracy, state_before=before, state_after=after,
+    )
+
+
+def execute_run(
+    config: Config, store: Store, cache_root: Path, *, device_alias: str = "local", resume: str | None = None,
+    on_job: Callable[[JobResult, int, int], None] | None = None,
+) -> RunOutcome:
+    """Run (or resume) the plan on one device; every job's result is in the store when it returns."""
+    if resume:
+        record = store.run(resume)
+        run_id, config = record.run_id, config_from_dict(record.config)
+        device = open_device(record.plan[0]["device"] if record.plan else device_alias)
+        info = device.describe()
+        jobs = [Job.from_dict(j) for j in record.plan]
+    else:
+        device = open_device(device_alias)
+        info = device.describe()
+        jobs = plan_jobs(config, device_alias, info.cores)
+        run_id = new_run_id(device_alias)
+        store.create_run(run_id=run_id, device=info, plan=[j.to_dict() for j in jobs], config=config.to_dict(),
+                         bench_version=__version__)
+    done = store.done_job_ids(run_id)
+    todo = [job for job in jobs if job.job_id not in done]
+    log.info("run %s on %s: %d jobs, %d to do", run_id, info.model, len(jobs), len(todo))
+    built = _build(config, todo, cache_root) if todo else {}
+    images = (eval_images(config.dataset.imagenet, config.dataset.images, config.dataset.subset, cache_root)
+              if config.dataset.imagenet else None)
+    references = _stored_references(store.job_results(run_id), images) if images else {}
+    settings = RunSettings(num_runs=config.run.num_runs, min_secs=config.run.min_secs, max_secs=config.run.max_secs,
+                           warmup_runs=config.run.warmup_runs, warmup_min_secs=config.run.warmup_min_secs)
+    for position, job in enumerate(todo, start=1):
+        try:
+            result = _measure(job, device, built[(job.model, job.variant)], settings, images, references)
+        except BenchError as exc:
+            log.error("%s failed: %s", job.job_id, exc)
+            result = JobResult(job_id=job.job_id, model=job.model, variant=job.variant, model_sha256="",
+                               accelerator=job.accelerator, threads=job.threads, status=JobStatus.FAILED,
+                               error=str(exc))
+        store.save_job(run_id, result)
+        if on_job:
+            on_job(result, position, len(todo))
+    order = {job.job_id: i for i, job in enumerate(jobs)}
+    results = sorted(store.job_results(run_id), key=lambda r: order.get(r.job_id, len(order)))
+    return RunOutcome(run_id=run_id, device=info, results=results, accuracy_measured=images is not None)
+
+
+def _stored_references(results: list[JobResult], images: EvalImages | None) -> References:
+    """FP32 first choices already measured in this run (a resumed run compares against them)."""
+    references: References = {}
+    if images is None:
+        return references
+    names = tuple(image.name for image in images.subset.images)
+    for result in results:
+        if result.variant == "fp32" and result.accuracy and len(result.accuracy.predictions_top5) == len(names):
+            references[(result.model, result.accelerator, result.threads)] = first_choices(result.accuracy, names)
+    return references
