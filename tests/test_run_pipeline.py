@@ -1,0 +1,117 @@
+"""`bench run` end to end on the host with small models, plus failure, interruption and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.config import Config, with_overrides
+from bench.results.records import JobStatus
+from bench.results.store import Store
+from bench.run.pipeline import execute_run
+from tests.imagefixtures import class_folders
+
+QUICK = {"num_runs": 5, "min_secs": 0.0, "warmup_min_secs": 0.0, "max_secs": 20.0}
+
+
+def _config(models: list[str], **extra) -> Config:  # type: ignore[no-untyped-def]
+    return with_overrides(Config(), models=models, variants=["original"], **{**QUICK, **extra})
+
+
+def test_one_run_measures_every_job_and_stores_it(tiny_tflite: Path, tmp_path: Path) -> None:
+    config = _config([str(tiny_tflite)], accelerators=["xnnpack", "none"], threads=[1, 2],
+                     imagenet=class_folders(tmp_path / "val"))
+    with Store(tmp_path / "s.sqlite") as store:
+        outcome = execute_run(config, store, tmp_path / "cache")
+        assert len(outcome.results) == 4 and not outcome.failed
+        first = outcome.results[0]
+        assert first.job_id == "local/tiny/original/xnnpack/t1"
+        assert first.raw is not None and len(first.raw.latencies_ms) >= 5
+        assert first.accuracy is not None and first.accuracy.images == 9  # 12 images minus the calibration split
+        assert first.state_before is not None and first.state_after is not None
+        assert {r.accelerator for r in outcome.results} == {"xnnpack", "none"}
+        assert store.run(outcome.run_id).complete
+
+
+def test_a_failing_job_is_recorded_and_the_rest_goes_on(tiny_tflite: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"not a flatbuffer at all")
+    config = _config([str(broken), str(tiny_tflite)])
+    with Store(tmp_path / "s.sqlite") as store:
+        outcome = execute_run(config, store, tmp_path / "cache")
+    statuses = {r.model.rsplit("/", 1)[-1]: r for r in outcome.results}
+    assert statuses["broken.tflite"].status is JobStatus.FAILED
+    assert "LiteRT cannot load it" in (statuses["broken.tflite"].error or "")
+    assert statuses["tiny.tflite"].status is JobStatus.OK
+
+
+def test_run_json_has_the_stable_names(tiny_tflite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("BENCH_IMAGENET", raising=False)
+    code = main(["run", "--model", str(tiny_tflite), "--variants", "original", "--num-runs", "5", "--min-secs", "0",
+                 "--warmup-min-secs", "0", "--store", str(tmp_path / "s.sqlite"), "--json"])
+    payload = json.loads(capsys.readouterr().out)
+    assert code in (0, 2)  # 2 = measured but flagged unstable, which a shared host may well be
+    assert set(payload) >= {"run_id", "device", "results"}
+    assert set(payload["device"]) >= {"id", "platform", "model"}
+    result = payload["results"][0]
+    assert set(result) >= {"model", "variant", "accelerator", "threads", "status", "error", "model_size_bytes",
+                           "input_shape", "init_ms", "first_inference_ms", "latency_ms", "fps", "peak_rss_mb",
+                           "accuracy"}
+    assert set(result["latency_ms"]) >= {"mean", "std", "min", "p50", "p90", "p99", "max", "ci95_p50"}
+    assert result["accuracy"] is None and result["status"] == "ok"
+    assert main(["report", "latest", "--format", "md", "--store", str(tmp_path / "s.sqlite")]) == 0
+    assert "accuracy not measured: pass --imagenet" in capsys.readouterr().out
+
+
+def test_threads_zero_and_unknown_variant_are_one_line_errors(capsys: pytest.CaptureFixture[str],
+                                                              tmp_path: Path) -> None:
+    assert main(["run", "--threads", "0", "--store", str(tmp_path / "s.sqlite")]) == 1
+    assert "at least 1" in capsys.readouterr().err
+    assert main(["run", "--variants", "int3", "--store", str(tmp_path / "s.sqlite")]) == 1
+
+
+def _jobs_in_store(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    try:
+        db = sqlite3.connect(path, timeout=1)
+        try:
+            return [row[0] for row in db.execute("SELECT job_id FROM jobs")]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return []
+
+
+def test_killed_mid_run_then_resumed_loses_and_repeats_nothing(tiny_tflite: Path, tmp_path: Path) -> None:
+    store = tmp_path / "s.sqlite"
+    env = {**os.environ, "BENCH_CACHE": str(tmp_path / "cache"), "BENCH_IMAGENET": ""}
+    command = [sys.executable, "-m", "bench", "run", "--model", str(tiny_tflite), "--variants", "original",
+               "--threads", "1,2", "--accelerators", "xnnpack,none", "--num-runs", "5", "--min-secs", "1.0",
+               "--warmup-min-secs", "0", "--store", str(store)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(_jobs_in_store(store)) < 1 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    measured = _jobs_in_store(store)
+    assert 1 <= len(measured) < 4, "the run should have been killed between jobs"
+    with Store(store) as opened:
+        run_id = opened.run("latest").run_id
+    done = subprocess.run([*command, "--resume", run_id], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 2), done.stderr
+    final = _jobs_in_store(store)
+    assert sorted(final) == sorted(set(final)) and len(final) == 4
+    assert set(measured) <= set(final)
