@@ -120,18 +120,20 @@ class AccuracyResult:
     failed_images: int = 0
     top1_agreement_with_fp32: float | None = None
     predictions_top5: tuple[tuple[int, ...], ...] = ()  # per image, in subset order
+    duration_s: float | None = None  # wall time of the accuracy job: loading inputs, launching, scoring
 
     def to_dict(self) -> dict[str, Any]:
         return {"top1": self.top1, "top5": self.top5, "images": self.images, "subset": dict(self.subset),
                 "failed_images": self.failed_images, "top1_agreement_with_fp32": self.top1_agreement_with_fp32,
-                "predictions_top5": [list(p) for p in self.predictions_top5]}
+                "predictions_top5": [list(p) for p in self.predictions_top5], "duration_s": self.duration_s}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AccuracyResult:
         return cls(top1=data["top1"], top5=data["top5"], images=int(data["images"]), subset=dict(data["subset"]),
                    failed_images=int(data.get("failed_images", 0)),
                    top1_agreement_with_fp32=data.get("top1_agreement_with_fp32"),
-                   predictions_top5=tuple(tuple(p) for p in data.get("predictions_top5") or ()))
+                   predictions_top5=tuple(tuple(p) for p in data.get("predictions_top5") or ()),
+                   duration_s=data.get("duration_s"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

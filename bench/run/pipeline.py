@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -97,11 +98,13 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
     raw = device.execute(model_job)
     accuracy = None
     if images is not None:
+        started = time.monotonic()
         spec = manifest.preprocess.at_resolution(size) if size is not None else manifest.preprocess
         inputs, data = images.inputs(spec)
         top5 = device.classify(model_job, inputs)
         key = (job.model, job.accelerator, job.threads)
-        accuracy = score(top5, data, images.subset, references.get(key))
+        accuracy = replace(score(top5, data, images.subset, references.get(key)),
+                           duration_s=time.monotonic() - started)
         if job.variant == "fp32":
             references[key] = first_choices(accuracy, data.names)
     after = device.snapshot()
