@@ -58,19 +58,23 @@ def test_execute_returns_every_latency(tiny_tflite: Path) -> None:
     device = LocalDevice()
     job = _job(tiny_tflite)
     device.prepare(job)
-    raw = device.execute(job)
+    execution = device.execute(job)
+    raw = execution.raw
+    assert execution.top5 is None
     assert len(raw.latencies_ms) >= 5 and raw.init_ms is not None and raw.init_ms > 0
     assert raw.input_shape == (1, 16, 16, 3) and raw.accelerator_used == "xnnpack"
     assert raw.peak_rss_mb is not None and raw.peak_rss_mb >= (raw.peak_rss_after_init_mb or 0) > 0
     assert '"latencies_ms"' in raw.raw_output
 
 
-def test_classify(tiny_tflite: Path, tmp_path: Path) -> None:
+def test_execute_with_accuracy_inputs_scores_them_in_the_same_process(tiny_tflite: Path, tmp_path: Path) -> None:
     pixels = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
     np.save(tmp_path / "p.npy", pixels)
-    top5 = LocalDevice().classify(_job(tiny_tflite), AccuracyInputs(pixels_npy=tmp_path / "p.npy", mean=None,
-                                                                    std=None, label_offset=0))
-    assert top5.shape == (3, 5) and top5.dtype == np.int64
+    execution = LocalDevice().execute(_job(tiny_tflite), AccuracyInputs(pixels_npy=tmp_path / "p.npy", mean=None,
+                                                                        std=None, label_offset=0))
+    assert execution.top5 is not None and execution.top5.shape == (3, 5) and execution.top5.dtype == np.int64
+    assert execution.classify_wall_s is not None and execution.classify_wall_s > 0
+    assert len(execution.raw.latencies_ms) >= 5  # timed first, in the same process
 
 
 def test_missing_model_and_foreign_accelerator_are_refused(tiny_tflite: Path, tmp_path: Path) -> None:

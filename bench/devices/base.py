@@ -49,6 +49,15 @@ class AccuracyInputs:
     label_offset: int  # 1 for 1001-class models with a background class
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Execution:
+    """What one launch of the tool gave: the timing, and the images' top classes when asked for."""
+
+    raw: RawRun
+    top5: np.ndarray | None = None  # (N, 5) class indices, best first
+    classify_wall_s: float | None = None  # feeding, invoking and reading every image
+
+
 class Device(Protocol):
     alias: str
 
@@ -61,11 +70,11 @@ class Device(Protocol):
     def prepare(self, job: ModelJob) -> None:
         """Make the job's model (and tool) available on the device."""
 
-    def execute(self, job: ModelJob) -> RawRun:
-        """Time the model; raise DeviceError / ToolFailedError with the reason when it fails."""
+    def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
+        """Time the model; with `accuracy`, then run the same model with the same settings on every image.
 
-    def classify(self, job: ModelJob, inputs: AccuracyInputs) -> np.ndarray:
-        """Run the same model with the same settings on every image; return (N, 5) class indices."""
+        Raise DeviceError / ToolFailedError with the reason when it fails.
+        """
 
     def cleanup(self) -> None:
         """Remove what prepare left on the device."""

@@ -10,22 +10,22 @@ import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.devices.base import AccuracyInputs, ModelJob, RunSettings
+from bench.devices.base import AccuracyInputs, Execution, ModelJob, RunSettings
 from bench.engines.host_runner_io import raw_run_from_report
 from bench.errors import DeviceError, ToolFailedError
-from bench.results.records import DeviceInfo, DeviceState, Platform, RawRun
+from bench.results.records import DeviceInfo, DeviceState, Platform
 
 log = logging.getLogger(__name__)
 
 # A run may take max_secs for warm-up plus max_secs timed, plus loading; past this, it hangs.
 _WATCHDOG_MARGIN_S = 60.0
+_SECONDS_PER_IMAGE_LIMIT = 2.0
 HOST_ACCELERATORS = ("xnnpack", "none")
 
 
@@ -122,26 +122,24 @@ class LocalDevice:
         report["_stdout"] = done.stdout
         return report
 
-    def execute(self, job: ModelJob) -> RawRun:
+    def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
+        """Time the model in one runner process; with `accuracy`, the same process then scores the images."""
         timeout = 2 * job.settings.max_secs + _WATCHDOG_MARGIN_S
-        report = self._run(self._command(job), timeout)
-        return raw_run_from_report(report, report.pop("_stdout"))
-
-    def classify(self, job: ModelJob, inputs: AccuracyInputs) -> np.ndarray:
+        command = self._command(job)
         with tempfile.TemporaryDirectory(prefix="bench-classify-") as folder:
             output = Path(folder) / "top5.npy"
-            # one warm-up and one timed run: the images are what is measured here
-            quick = replace(job.settings, num_runs=1, min_secs=0.0, warmup_runs=1, warmup_min_secs=0.0)
-            command = [
-                *self._command(job, quick), "--classify_inputs", str(inputs.pixels_npy),
-                "--classify_output", str(output), "--label_offset", str(inputs.label_offset),
-            ]
-            if inputs.mean is not None and inputs.std is not None:
-                command += ["--mean", ",".join(map(str, inputs.mean)), "--std", ",".join(map(str, inputs.std))]
-            images = len(np.load(inputs.pixels_npy, mmap_mode="r"))
-            report = self._run(command, timeout_s=job.settings.max_secs + 2.0 * images + _WATCHDOG_MARGIN_S)
-            log.debug("classified %s images: %s", images, report.get("classify"))
-            return np.asarray(np.load(output), dtype=np.int64)
+            if accuracy is not None:
+                command += ["--classify_inputs", str(accuracy.pixels_npy), "--classify_output", str(output),
+                            "--label_offset", str(accuracy.label_offset)]
+                if accuracy.mean is not None and accuracy.std is not None:
+                    command += ["--mean", ",".join(map(str, accuracy.mean)), "--std", ",".join(map(str, accuracy.std))]
+                timeout += _SECONDS_PER_IMAGE_LIMIT * len(np.load(accuracy.pixels_npy, mmap_mode="r"))
+            report = self._run(command, timeout)
+            stdout = report.pop("_stdout")
+            classify = report.get("classify")
+            top5 = np.asarray(np.load(output), dtype=np.int64) if accuracy is not None else None
+        return Execution(raw=raw_run_from_report(report, stdout), top5=top5,
+                         classify_wall_s=float(classify["wall_s"]) if classify else None)
 
     def cleanup(self) -> None:
         """Nothing is copied to the host: models run from the cache where they were built."""
