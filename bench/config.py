@@ -5,7 +5,7 @@
     variants = ["fp32", "int8", "pruned50", "res160"]
     devices = ["local"]
     accelerators = ["xnnpack"]             # xnnpack | none (host); gpu | nnapi (Android)
-    threads = [2]                          # default: min(4, the device's cores)
+    threads = [2]                          # default: min(4, the device's cores), on the host cores - 1
     dynamic_sizes = [224]                  # input sizes the `dynamic` variant is timed at
     num_runs = 50
     min_secs = 1.0
@@ -44,7 +44,7 @@ class RunConfig:
     variants: tuple[str, ...] = ("fp32", "int8", "pruned50", "res160")
     devices: tuple[str, ...] = ("local",)
     accelerators: tuple[str, ...] = ("xnnpack",)
-    threads: tuple[int, ...] = ()  # empty = min(4, device cores)
+    threads: tuple[int, ...] = ()  # empty = min(4, device cores); on the host one core is left free
     dynamic_sizes: tuple[int, ...] = (224,)
     num_runs: int = 50
     min_secs: float = 1.0

@@ -83,8 +83,12 @@ def test_plan_is_the_full_product_with_stable_ids() -> None:
 
 
 def test_default_threads_follow_the_device() -> None:
-    assert {j.threads for j in plan_jobs(Config(), "local", device_cores=2)} == {2}
     assert {j.threads for j in plan_jobs(Config(), "pixel", device_cores=8)} == {4}
+    assert {j.threads for j in plan_jobs(Config(), "pixel", device_cores=2)} == {2}
+    # on the host, one core is left to the OS and the harness
+    assert {j.threads for j in plan_jobs(Config(), "local", device_cores=2, reserve_core=True)} == {1}
+    assert {j.threads for j in plan_jobs(Config(), "local", device_cores=1, reserve_core=True)} == {1}
+    assert {j.threads for j in plan_jobs(Config(), "local", device_cores=16, reserve_core=True)} == {4}
 
 
 def test_two_files_with_one_name_are_refused() -> None:

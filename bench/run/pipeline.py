@@ -24,7 +24,7 @@ from bench.models.pruning import PruningSettings
 from bench.models.variants import parse_variant
 from bench.models.zoo import resolve_source
 from bench.plan import Job, plan_jobs
-from bench.results.records import DeviceInfo, JobResult, JobStatus
+from bench.results.records import DeviceInfo, JobResult, JobStatus, Platform
 from bench.results.stats import instability_warnings, latency_stats
 from bench.results.store import Store
 from bench.run.accuracy import EvalImages, eval_images, first_choices, score
@@ -136,7 +136,7 @@ def execute_run(
     else:
         device = open_device(device_alias)
         info = device.describe()
-        jobs = plan_jobs(config, device_alias, info.cores)
+        jobs = plan_jobs(config, device_alias, info.cores, reserve_core=info.platform is Platform.LOCAL)
         run_id = new_run_id(device_alias)
         store.create_run(run_id=run_id, device=info, plan=[j.to_dict() for j in jobs], config=config.to_dict(),
                          bench_version=__version__)
