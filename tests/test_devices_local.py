@@ -94,7 +94,7 @@ def test_a_crashing_runner_is_a_tool_failure(tmp_path: Path) -> None:
 def test_a_hanging_runner_is_killed(tiny_tflite: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backend, "_WATCHDOG_MARGIN_S", 0.5)
     monkeypatch.setattr(LocalDevice, "_command",
-                        lambda self, job, settings=None: [sys.executable, "-c", "import time; time.sleep(30)"])
+                        lambda self, job: [sys.executable, "-c", "import time; time.sleep(30)"])
     job = ModelJob(job_id="x", model_path=tiny_tflite, model_sha256="", accelerator="xnnpack", threads=1,
                    input_shape=None, settings=RunSettings(max_secs=0.25))
     with pytest.raises(ToolFailedError, match="did not finish in 1 s and was killed"):

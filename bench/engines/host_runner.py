@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _classify(interpreter: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Score every image of `--classify_inputs`; write (N, 5) class indices to `--classify_output`."""
-    from bench.engines.litert_classify import scores, to_input
+    from bench.engines.litert_classify import best_classes, scores, to_input
 
     pixels = np.load(args.classify_inputs, mmap_mode="r")
     detail = interpreter.get_input_details()[0]
@@ -160,8 +160,7 @@ def _classify(interpreter: Any, args: argparse.Namespace) -> dict[str, Any]:
             before = time.perf_counter()
             interpreter.invoke()
             invoke_s += time.perf_counter() - before
-            vector = scores(interpreter.get_tensor(output["index"])[0], output)[args.label_offset :]
-            top5[i] = np.argsort(-vector, kind="stable")[:5]
+            top5[i] = best_classes(scores(interpreter.get_tensor(output["index"])[0], output), 5, args.label_offset)
     wall_s = time.perf_counter() - start
     np.save(args.classify_output, top5)
     return {"images": len(pixels), "invoke_s": invoke_s, "wall_s": wall_s, "output": str(args.classify_output)}

@@ -49,6 +49,14 @@ def scores(output: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     return np.asarray(output, dtype=np.float32)
 
 
+def best_classes(vector: np.ndarray, k: int = 5, label_offset: int = 0) -> np.ndarray:
+    """Return the k best class indices, best first, with the background class (if any) dropped.
+
+    A stable sort: ties, frequent in quantised outputs, resolve to the lower class index.
+    """
+    return np.argsort(-vector[label_offset:], kind="stable")[:k]
+
+
 def iterate_scores(
     model_path: Path, pixels: np.ndarray, *, normalize: Normalize, num_threads: int = 1
 ) -> Iterator[np.ndarray]:
@@ -74,9 +82,6 @@ def iterate_scores(
 def top_k(model_path: Path, pixels: np.ndarray, *, normalize: Normalize, k: int = 5, label_offset: int = 0,
           num_threads: int = 1) -> np.ndarray:
     """Return (N, k) class indices, best first, in the 1,000-class space (background class dropped)."""
-    rows = []
-    for vector in iterate_scores(model_path, pixels, normalize=normalize, num_threads=num_threads):
-        # stable sort: ties (frequent in quantised outputs) resolve to the lower class index
-        order = np.argsort(-vector[label_offset:], kind="stable")[:k]
-        rows.append(order)
+    rows = [best_classes(vector, k, label_offset)
+            for vector in iterate_scores(model_path, pixels, normalize=normalize, num_threads=num_threads)]
     return np.asarray(rows, np.int64).reshape(len(rows), k)

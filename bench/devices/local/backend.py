@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.devices.base import AccuracyInputs, Execution, ModelJob, RunSettings
+from bench.devices.base import AccuracyInputs, Execution, ModelJob
 from bench.engines.host_runner_io import raw_run_from_report
 from bench.errors import DeviceError, ToolFailedError
 from bench.results.records import DeviceInfo, DeviceState, Platform
@@ -92,8 +92,8 @@ class LocalDevice:
             raise DeviceError(f"the host runs {', '.join(HOST_ACCELERATORS)}, not {job.accelerator}; "
                               "use --accelerators xnnpack")
 
-    def _command(self, job: ModelJob, settings: RunSettings | None = None) -> list[str]:
-        s = settings or job.settings
+    def _command(self, job: ModelJob) -> list[str]:
+        s = job.settings
         command = [
             sys.executable, "-m", "bench.engines.host_runner", "--graph", str(job.model_path),
             "--num_threads", str(job.threads), "--num_runs", str(s.num_runs), "--min_secs", str(s.min_secs),
