@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from bench.devices.base import AccuracyInputs, ModelJob, RunSettings
 from bench.devices.local import backend
 from bench.devices.local.backend import LocalDevice
+from bench.devices.local.launch import run_runner
 from bench.errors import DeviceError, ToolFailedError
 from bench.results.records import Platform
 
@@ -92,10 +95,20 @@ def test_a_crashing_runner_is_a_tool_failure(tmp_path: Path) -> None:
 
 
 def test_a_hanging_runner_is_killed(tiny_tflite: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backend, "_WATCHDOG_MARGIN_S", 0.5)
-    monkeypatch.setattr(LocalDevice, "_command",
-                        lambda self, job: [sys.executable, "-c", "import time; time.sleep(30)"])
+    monkeypatch.setattr(backend, "_WATCHDOG_MARGIN_S", 1.0)
+    # no time cap (max_secs 0) and 60 s of runs: the runner outlives its 1 s watchdog
     job = ModelJob(job_id="x", model_path=tiny_tflite, model_sha256="", accelerator="xnnpack", threads=1,
-                   input_shape=None, settings=RunSettings(max_secs=0.25))
+                   input_shape=None, settings=RunSettings(min_secs=60.0, max_secs=0.0))
     with pytest.raises(ToolFailedError, match="did not finish in 1 s and was killed"):
         LocalDevice().execute(job)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the runner fork server is Linux only")
+def test_runners_are_forked_one_process_per_run_and_a_bad_one_is_reported(tiny_tflite: Path) -> None:
+    argv = ["--graph", str(tiny_tflite), "--num_runs", "3", "--min_secs", "0", "--warmup_min_secs", "0"]
+    reports = [json.loads(run_runner(argv, 60).stdout.splitlines()[-1]) for _ in range(2)]
+    assert [r["engine"] for r in reports] == ["litert-host/forked"] * 2
+    assert reports[0]["pid"] != reports[1]["pid"] != os.getpid()
+    rejected = run_runner(["--num_threads", "1"], 60)  # no --graph: argparse refuses, on the child's stderr
+    assert rejected.returncode == 2 and "--graph" in rejected.stderr
+    assert run_runner(argv, 60).returncode == 0  # the server survived

@@ -7,8 +7,6 @@ import logging
 import os
 import platform
 import socket
-import subprocess
-import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.devices.base import AccuracyInputs, Execution, ModelJob
+from bench.devices.local.launch import run_runner
 from bench.engines.host_runner_io import raw_run_from_report
 from bench.errors import DeviceError, ToolFailedError
 from bench.results.records import DeviceInfo, DeviceState, Platform
@@ -93,9 +92,10 @@ class LocalDevice:
                               "use --accelerators xnnpack")
 
     def _command(self, job: ModelJob) -> list[str]:
+        """Return the runner's arguments (`python -m bench.engines.host_runner ARGS` runs it by hand)."""
         s = job.settings
         command = [
-            sys.executable, "-m", "bench.engines.host_runner", "--graph", str(job.model_path),
+            "--graph", str(job.model_path),
             "--num_threads", str(job.threads), "--num_runs", str(s.num_runs), "--min_secs", str(s.min_secs),
             "--max_secs", str(s.max_secs), "--warmup_runs", str(s.warmup_runs),
             "--warmup_min_secs", str(s.warmup_min_secs), "--use_xnnpack", str(job.accelerator == "xnnpack").lower(),
@@ -105,12 +105,10 @@ class LocalDevice:
         return command
 
     def _run(self, command: list[str], timeout_s: float) -> dict[str, Any]:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
-        except subprocess.TimeoutExpired as exc:
+        done = run_runner(command, timeout_s)
+        if done.returncode is None:
             raise ToolFailedError(f"host runner did not finish in {timeout_s:.0f} s and was killed; "
-                                  "lower --max-secs or check the model") from exc
+                                  "lower --max-secs or check the model")
         lines = done.stdout.strip().splitlines()
         try:
             report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
