@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +81,7 @@ def _open_store(path: Path | None) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from bench.config import load_config, with_overrides
     from bench.paths import cache_dir
+    from bench.progress import note
     from bench.run.pipeline import execute_run
 
     config = with_overrides(
@@ -96,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
             return
         what = "ok" if result.error is None else f"FAILED: {result.error}"
         p50 = f", p50 {result.latency_ms.p50:.2f} ms" if result.latency_ms else ""
-        print(f"[{position}/{total}] {result.job_id}: {what}{p50}", file=sys.stderr)
+        note(f"[{position}/{total}] {result.job_id}: {what}{p50}")
 
     with _open_store(args.store) as store:
         outcome = execute_run(config, store, cache_dir(), device_alias=args.device, resume=args.resume,

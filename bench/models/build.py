@@ -34,6 +34,7 @@ from bench.errors import BenchError, ModelError
 from bench.fileio import atomic_directory, sha256_file
 from bench.models.manifest import Calibration, VariantManifest
 from bench.models.pruning import PruningSettings
+from bench.models.tf_runtime import native_stderr_captured
 from bench.models.variants import Quantization, VariantSpec
 from bench.models.zoo import KerasModels, ModelSource, SourceKind
 
@@ -183,7 +184,7 @@ def _build_one(
         return BuildOutcome(model=source.name, variant=spec.name, path=folder / MODEL_FILE, manifest=manifest,
                             cache_hit=True, duration_s=time.monotonic() - start)
     log.info("%s %s: building", source.name, spec.name)
-    with atomic_directory(folder) as tmp:
+    with atomic_directory(folder) as tmp, native_stderr_captured():
         details = _write_variant(tmp, source, spec, settings, calibration_images, keras_models)
         manifest = _manifest(tmp, source, spec, key, calibration, details, time.monotonic() - start)
         manifest.save(tmp / MANIFEST_FILE)

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.progress import Bar
+
 log = logging.getLogger(__name__)
 
 # Per-layer rounding in tfmot's mask may leave the overall rate a few weights under target.
@@ -122,6 +124,8 @@ def prune_and_distill(teacher: Any, inputs: np.ndarray, settings: PruningSetting
     start = time.monotonic()
     steps, last_loss = 0, None
     batches = iter(dataset)
+    bar = Bar(total=settings.budget_s, desc="pruned50 fine-tune", unit="s")
+    shown = 0.0
     while True:
         step_callback.on_train_batch_begin(batch=steps)
         # Masks are updated and applied eagerly here: inside a custom tf.function training step the
@@ -134,10 +138,15 @@ def prune_and_distill(teacher: Any, inputs: np.ndarray, settings: PruningSetting
         optimizer.learning_rate.assign(settings.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress)))
         last_loss = float(train_step(next(batches)))
         steps += 1
+        elapsed = time.monotonic() - start
+        bar.advance(min(elapsed, settings.budget_s) - shown)
+        shown = min(elapsed, settings.budget_s)
+        bar.describe(f"step {steps}, KL {last_loss:.4f}")
         if steps % 20 == 0:
-            log.info("pruning fine-tune: step %d, KL %.4f, %.0f s", steps, last_loss, time.monotonic() - start)
-        if time.monotonic() - start >= settings.budget_s:
+            log.info("pruning fine-tune: step %d, KL %.4f, %.0f s", steps, last_loss, elapsed)
+        if elapsed >= settings.budget_s:
             break
+    bar.close()
     _apply_masks(student)  # the last optimizer step touched pruned weights: zero them again
     stripped = tfmot.sparsity.keras.strip_pruning(student)
     report = PruningReport(

@@ -24,6 +24,7 @@ from bench.models.pruning import PruningSettings
 from bench.models.variants import parse_variant
 from bench.models.zoo import resolve_source
 from bench.plan import Job, plan_jobs
+from bench.progress import Bar
 from bench.results.records import DeviceInfo, JobResult, JobStatus, Platform
 from bench.results.stats import instability_warnings, latency_stats
 from bench.results.store import Store
@@ -149,17 +150,20 @@ def execute_run(
     references = _stored_references(store.job_results(run_id), images) if images else {}
     settings = RunSettings(num_runs=config.run.num_runs, min_secs=config.run.min_secs, max_secs=config.run.max_secs,
                            warmup_runs=config.run.warmup_runs, warmup_min_secs=config.run.warmup_min_secs)
-    for position, job in enumerate(todo, start=1):
-        try:
-            result = _measure(job, device, built[(job.model, job.variant)], settings, images, references)
-        except BenchError as exc:
-            log.error("%s failed: %s", job.job_id, exc)
-            result = JobResult(job_id=job.job_id, model=job.model, variant=job.variant, model_sha256="",
-                               accelerator=job.accelerator, threads=job.threads, status=JobStatus.FAILED,
-                               error=str(exc))
-        store.save_job(run_id, result)
-        if on_job:
-            on_job(result, position, len(todo))
+    with Bar(total=len(todo), desc=f"measure on {device_alias}", unit="jobs") as bar:
+        for position, job in enumerate(todo, start=1):
+            bar.describe(job.job_id + (" + accuracy" if images else ""))
+            try:
+                result = _measure(job, device, built[(job.model, job.variant)], settings, images, references)
+            except BenchError as exc:
+                log.error("%s failed: %s", job.job_id, exc)
+                result = JobResult(job_id=job.job_id, model=job.model, variant=job.variant, model_sha256="",
+                                   accelerator=job.accelerator, threads=job.threads, status=JobStatus.FAILED,
+                                   error=str(exc))
+            store.save_job(run_id, result)
+            bar.advance(1)
+            if on_job:
+                on_job(result, position, len(todo))
     order = {job.job_id: i for i, job in enumerate(jobs)}
     results = sorted(store.job_results(run_id), key=lambda r: order.get(r.job_id, len(order)))
     return RunOutcome(run_id=run_id, device=info, results=results, accuracy_measured=images is not None)
