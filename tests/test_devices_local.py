@@ -98,7 +98,8 @@ def test_a_hanging_runner_is_killed(tiny_tflite: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(backend, "_WATCHDOG_MARGIN_S", 1.0)
     # no time cap (max_secs 0) and 60 s of runs: the runner outlives its 1 s watchdog
     job = ModelJob(job_id="x", model_path=tiny_tflite, model_sha256="", accelerator="xnnpack", threads=1,
-                   input_shape=None, settings=RunSettings(min_secs=60.0, max_secs=0.0))
+                   input_shape=None, settings=RunSettings(num_runs=50, min_secs=60.0, max_secs=0.0,
+                                                               warmup_runs=1, warmup_min_secs=0.0))
     with pytest.raises(ToolFailedError, match="did not finish in 1 s and was killed"):
         LocalDevice().execute(job)
 

@@ -17,13 +17,13 @@ from bench.results.records import DeviceInfo, DeviceState, RawRun
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunSettings:
-    """benchmark_model's loop settings."""
+    """benchmark_model's loop settings (their defaults live in `bench.config.RunConfig`)."""
 
-    num_runs: int = 50
-    min_secs: float = 1.0
-    max_secs: float = 150.0
-    warmup_runs: int = 1
-    warmup_min_secs: float = 0.5
+    num_runs: int
+    min_secs: float
+    max_secs: float
+    warmup_runs: int
+    warmup_min_secs: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
