@@ -68,3 +68,16 @@ def test_classify_mode_scores_every_image_like_the_in_process_classifier(
     got = np.load(tmp_path / "top5.npy")
     expected = top_k(tiny_tflite, pixels, normalize=lambda x: (x - 127.0) / 128.0, k=5)
     assert got.shape == (4, 5) and np.array_equal(got, expected)
+
+
+def test_peak_memory_is_the_timing_runs_not_the_accuracy_pass(tiny_tflite: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    pixels = np.zeros((20000, 16, 16, 3), np.uint8)  # 15 MB of images read during the accuracy pass
+    np.save(tmp_path / "pixels.npy", pixels)
+    code, report = _run(["--graph", str(tiny_tflite), "--num_runs", "2", "--min_secs", "0", "--warmup_min_secs", "0",
+                         "--input_shape", "1,16,16,3", "--classify_inputs", str(tmp_path / "pixels.npy"),
+                         "--classify_output", str(tmp_path / "top5.npy")], capsys)
+    assert code == 0
+    assert report["classify"]["peak_rss_mb"] - report["peak_rss_mb"] > 10

@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import datasets, models, run
+    from bench.cli import datasets, models, run, site
 
     parser = argparse.ArgumentParser(
         prog="bench",
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.register(subparsers)
     models.register(subparsers)
     datasets.register(subparsers)
+    site.register(subparsers)
     return parser
 
 

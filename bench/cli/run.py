@@ -12,7 +12,7 @@ from bench.cli.common import print_json
 EXIT_OK, EXIT_ERROR, EXIT_UNSTABLE = 0, 1, 2
 
 
-def _store_arg(parser: argparse.ArgumentParser) -> None:
+def store_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", type=Path, default=None,
                         help="result store (SQLite); default: results.sqlite in the user data dir (BENCH_DATA)")
 
@@ -50,28 +50,30 @@ def register(subparsers: Any) -> None:
         run.add_argument(flag, type=kind, default=None, help=what)
     run.add_argument("--resume", default=None, metavar="RUN_ID", help="finish only the jobs RUN_ID lacks")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    _store_arg(run)
+    store_arg(run)
     run.set_defaults(handler=_run)
 
     runs = subparsers.add_parser("runs", help="list stored runs, newest first")
     runs.add_argument("--json", action="store_true")
-    _store_arg(runs)
+    store_arg(runs)
     runs.set_defaults(handler=_runs)
 
     report = subparsers.add_parser("report", help="the comparison table of a stored run")
     report.add_argument("run_id", nargs="?", default="latest", help="a run id, or latest (default)")
-    report.add_argument("--format", choices=("table", "md", "csv", "json"), default="table")
-    _store_arg(report)
+    report.add_argument("--format", choices=("table", "md", "csv", "json", "html"), default="table")
+    report.add_argument("--out", type=Path, default=None,
+                        help="with --format html: the site folder (default: reports/run-RUN_ID)")
+    store_arg(report)
     report.set_defaults(handler=_report)
 
     export = subparsers.add_parser("export", help="write a stored run as JSON")
     export.add_argument("run_id", nargs="?", default="latest")
     export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
-    _store_arg(export)
+    store_arg(export)
     export.set_defaults(handler=_export)
 
 
-def _open_store(path: Path | None) -> Any:
+def open_store(path: Path | None) -> Any:
     from bench.paths import data_dir
     from bench.results.store import Store
 
@@ -98,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         p50 = f", p50 {result.latency_ms.p50:.2f} ms" if result.latency_ms else ""
         note(f"[{position}/{total}] {result.job_id}: {what}{p50}")
 
-    with _open_store(args.store) as store:
+    with open_store(args.store) as store:
         outcome = execute_run(config, store, cache_dir(), device_alias=args.device, resume=args.resume,
                               on_job=progress)
     if args.json:
@@ -144,7 +146,7 @@ def _print_table(run_id: str, device: Any, results: list[Any], accuracy_measured
 
 
 def _runs(args: argparse.Namespace) -> int:
-    with _open_store(args.store) as store:
+    with open_store(args.store) as store:
         records = store.runs()
     if args.json:
         print_json([{"run_id": r.run_id, "created_at": r.created_at, "device": r.device.to_dict(),
@@ -160,7 +162,15 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    with _open_store(args.store) as store:
+    if args.format == "html":
+        from bench.cli.site import DEFAULT_SITE, print_summary
+        from bench.run.publish import publish
+
+        with open_store(args.store) as store:
+            record = store.run(args.run_id)
+            print_summary(publish(store, args.out or DEFAULT_SITE / f"run-{record.run_id}", [record.run_id]))
+        return EXIT_OK
+    with open_store(args.store) as store:
         record = store.run(args.run_id)
         results = store.job_results(record.run_id)
     measured = any(r.accuracy for r in results) or bool(record.config.get("dataset", {}).get("imagenet"))
@@ -169,7 +179,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    with _open_store(args.store) as store:
+    with open_store(args.store) as store:
         record = store.run(args.run_id)
         payload = {"run_id": record.run_id, "created_at": record.created_at, "device": record.device.to_dict(),
                    "bench_version": record.bench_version, "config": record.config, "plan": record.plan,

@@ -16,6 +16,8 @@ from typing import Any
 from bench.results.records import JobResult, JobStatus
 
 FORMATS = ("table", "md", "csv", "json")
+PEAK_MEMORY_NOTE = ("peak MB: peak resident set (VmHWM) of the process that ran the model: its heap, the mapped "
+                    "model file and the pages of the runtime's libraries it touched")
 NOT_MEASURED = "accuracy not measured: pass --imagenet DIR (or set BENCH_IMAGENET) to score on ImageNet val"
 
 
@@ -101,7 +103,7 @@ def _num(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _cells(row: Row) -> dict[str, str]:
+def cells(row: Row) -> dict[str, str]:
     if row.status != JobStatus.OK.value:
         return {"variant": row.variant, "accelerator": row.accelerator, "threads": str(row.threads),
                 "size": f"FAILED: {row.error}"}
@@ -120,7 +122,7 @@ def _cells(row: Row) -> dict[str, str]:
     }
 
 
-def _footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
+def footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
     notes = []
     if not accuracy_measured:
         notes.append(NOT_MEASURED)
@@ -131,8 +133,7 @@ def _footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
     for row in rows:
         for warning in row.warnings:
             notes.append(f"! {row.variant} ({row.accelerator}, {row.threads} threads): {warning}")
-    notes.append("peak MB: peak resident set (VmHWM) of the runner process, including the mapped model file "
-                 "and the runtime's libraries")
+    notes.append(PEAK_MEMORY_NOTE)
     return notes
 
 
@@ -149,8 +150,8 @@ def render(rows: list[Row], fmt: str, *, title: str = "", accuracy_measured: boo
                              for k, v in asdict(r).items()})
         return buffer.getvalue()
     headers = [h for h, _ in COLUMNS]
-    body = [[_cells(r).get(key, "") for _, key in COLUMNS] for r in rows]
-    notes = _footnotes(rows, accuracy_measured)
+    body = [[cells(r).get(key, "") for _, key in COLUMNS] for r in rows]
+    notes = footnotes(rows, accuracy_measured)
     if fmt == "md":
         lines = [f"### {title}", ""] if title else []
         lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]

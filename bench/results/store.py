@@ -163,8 +163,10 @@ class Store:
             raise StoreError(f"no run {run_id!r} in {self.path}; list them with: python -m bench runs")
         return self._record(rows[0])
 
-    def runs(self, limit: int = 50) -> list[RunRecord]:
-        rows = self._query("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,))
+    def runs(self, limit: int | None = 50) -> list[RunRecord]:
+        """Return runs newest first; all of them when `limit` is None."""
+        rows = self._query("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                           (-1 if limit is None else limit,))
         return [self._record(row) for row in rows]
 
     def _record(self, row: tuple[Any, ...]) -> RunRecord:

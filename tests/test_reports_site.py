@@ -1,0 +1,85 @@
+"""The static HTML site: escaped, idempotent, swapped in whole, never over someone else's folder."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from bench.errors import ConfigError
+from bench.reports import site
+from bench.results.store import Store
+from bench.run.publish import publish
+from tests.sitefixtures import HOSTILE, VARIANTS, make_store
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> Path:
+    with make_store(tmp_path / "s.sqlite") as store:
+        publish(store, tmp_path / "site")
+    return tmp_path / "site"
+
+
+def test_every_run_job_and_device_has_a_page_and_plots(published: Path) -> None:
+    pages = sorted(str(p.relative_to(published)) for p in published.rglob("*.html"))
+    assert len(pages) == 1 + 2 + (5 + 4) + 2  # index, runs, jobs, devices
+    index = (published / "index.html").read_text()
+    assert index.index("20261121") < index.index("20261120")  # newest first
+    run_pages = sorted(published.glob("runs/*/index.html"))
+    host = next(p for p in run_pages if "local" in p.parent.name).read_text()
+    assert host.count('<tr class="') == len(VARIANTS) + 1  # one row per variant, the failed one too
+    assert "corrupt model" in host
+    for plot in ("latency", "accuracy", "memory", "resolution"):
+        assert (run_pages[0].parent / f"model1-{plot}.svg").stat().st_size > 1000
+
+
+def test_what_came_from_a_device_is_text_not_markup(published: Path) -> None:
+    for page in published.rglob("*.html"):
+        text = page.read_text()
+        assert HOSTILE not in text, page
+    job = next(published.glob("runs/*android*/jobs/*.html")).read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in job
+
+
+def test_the_job_page_says_what_each_number_means(published: Path) -> None:
+    job = next(published.glob("runs/*local*/jobs/*int8*.html")).read_text()
+    for quantity in ("init", "first inference", "peak memory", "p50 95% CI", "top-1 agreement with fp32",
+                     "mapped model file", "captured at"):
+        assert quantity in job
+
+
+def test_publishing_again_gives_the_same_bytes(tmp_path: Path, published: Path) -> None:
+    before = _tree(published)
+    with Store(tmp_path / "s.sqlite") as store:
+        publish(store, published)
+    assert _tree(published) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left
+
+
+def test_a_failed_render_leaves_the_old_site_whole(tmp_path: Path, published: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _tree(published)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(site.plots, "memory", broken)
+    with Store(tmp_path / "s.sqlite") as store, pytest.raises(RuntimeError):
+        publish(store, published)
+    assert _tree(published) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_folder_that_is_not_a_site_is_never_replaced(tmp_path: Path) -> None:
+    mine = tmp_path / "documents"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    with make_store(tmp_path / "s.sqlite") as store, pytest.raises(ConfigError, match="not a bench site"):
+        publish(store, mine)
+    assert (mine / "thesis.tex").read_text() == "years of work"
