@@ -107,6 +107,7 @@ def _run(args: argparse.Namespace) -> int:
         print_json(run_json(outcome))
     else:
         _print_table(outcome.run_id, outcome.device, outcome.results, outcome.accuracy_measured, "table")
+        note(f"plots and every number of each job: python -m bench report {outcome.run_id} --format html")
     if outcome.failed:
         return EXIT_ERROR
     return EXIT_UNSTABLE if outcome.unstable else EXIT_OK
