@@ -47,6 +47,7 @@ def test_datasets_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         (["models", "build", "--variants", "int4"], "unknown variant 'int4'; known: fp32"),
         (["models", "build", "--model", "resnet9000"], "unknown model 'resnet9000'"),
         (["models", "info", "/no/such/model.tflite"], "does not exist; build it with"),
+        (["serve", "/no/such/site"], "has no index.html; write the site first with: python -m bench publish"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_next_step(argv: list[str], message: str,
@@ -54,6 +55,21 @@ def test_bad_input_is_one_line_naming_the_next_step(argv: list[str], message: st
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_publish_writes_the_site_and_says_where(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.sitefixtures import make_store
+
+    make_store(tmp_path / "s.sqlite").close()
+    assert main(["publish", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path / "site")]) == 0
+    out = capsys.readouterr().out
+    assert "for 2 run(s)" in out and "python -m bench serve" in out and (tmp_path / "site/index.html").is_file()
+    assert main(["report", "latest", "--format", "html", "--store", str(tmp_path / "s.sqlite"),
+                 "--out", str(tmp_path / "one")]) == 0
+    assert len(list((tmp_path / "one/runs").iterdir())) == 1
+    capsys.readouterr()
+    assert main(["report", "nope", "--format", "html", "--store", str(tmp_path / "s.sqlite")]) == 1
+    assert "list them with: python -m bench runs" in capsys.readouterr().err
 
 
 def test_corrupt_model_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
