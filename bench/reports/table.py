@@ -132,7 +132,8 @@ def footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
                      "(never the calibration split)")
     for row in rows:
         for warning in row.warnings:
-            notes.append(f"! {row.variant} ({row.accelerator}, {row.threads} threads): {warning}")
+            threads = f"{row.threads} thread" + ("s" if row.threads != 1 else "")
+            notes.append(f"! {row.variant} ({row.accelerator}, {threads}): {warning}")
     notes.append(PEAK_MEMORY_NOTE)
     return notes
 
