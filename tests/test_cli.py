@@ -72,6 +72,15 @@ def test_publish_writes_the_site_and_says_where(tmp_path: Path, capsys: pytest.C
     assert "list them with: python -m bench runs" in capsys.readouterr().err
 
 
+def test_parse_a_saved_log(capsys: pytest.CaptureFixture[str]) -> None:
+    logs = Path(__file__).parent / "data" / "tool-outputs"
+    assert main(["parse", str(logs / "benchmark_model-current-ours.txt"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["inference"]["count"] == 80 and report["delegates"][0]["name"] == "XNNPACK"
+    assert main(["parse", str(logs / "benchmark_model-crash-ours.txt")]) == 1
+    assert "failed (Didn't find op" in capsys.readouterr().out
+
+
 def test_corrupt_model_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "broken.tflite"
     bad.write_bytes(b"TFL3" + bytes(200))

@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import datasets, models, run, site
+    from bench.cli import datasets, models, parse, run, site
 
     parser = argparse.ArgumentParser(
         prog="bench",
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.register(subparsers)
     datasets.register(subparsers)
     site.register(subparsers)
+    parse.register(subparsers)
     return parser
 
 
@@ -59,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # `bench ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

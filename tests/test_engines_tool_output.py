@@ -1,0 +1,139 @@
+"""The one parser for benchmark_model / APK logcat / run_eval / inference_diff output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.engines.tool_output import parse_tool_output, strip_prefix
+from bench.errors import ResultFormatError
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "tool-outputs"
+OURS = Path(__file__).parent / "data" / "tool-outputs"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is absent: the real tool outputs live there")
+
+
+def _parse(folder: Path, name: str) -> dict:  # type: ignore[type-arg]
+    return parse_tool_output((folder / name).read_text()).to_dict()
+
+
+# file -> what a reader of the file sees in it (ms; MB)
+SHARED_EXPECTED = {
+    "apk-logcat-current.txt": {"init_ms": 1007.529, "first_inference_ms": 4.098, "inference_avg_ms": 1.68792},
+    "apk-logcat-legacy.txt": {"init_ms": 4.108, "warmup_avg_ms": 91.471, "inference_avg_ms": 80.6601},
+    "benchmark_model-gpu-full-delegation.txt": {"init_ms": 870.557, "inference.count": 50, "inference.std_ms": 1.948,
+                                                "warmup.count": 4, "delegates": [("GPU", "full")]},
+    "benchmark_model-info-percentiles-cpu.txt": {"inference.avg_ms": 1240.27, "inference.median_ms": 1239.807,
+                                                 "warmup.count": 1, "memory.init_mb": 6.36328,
+                                                 "memory.overall_mb": 109.832, "delegates": []},
+    "benchmark_model-info-percentiles-xnnpack-partial.txt": {"delegates": [("XNNPACK", "partial")],
+                                                             "inference.p95_ms": 904.305},
+    "benchmark_model-memory-delta-line.txt": {"inference.count": 50, "warmup": None, "memory.overall_mb": 140.508},
+    "benchmark_model-nnapi-failure.txt": {"status": "failed", "inference": None, "delegates": [("NNAPI", "failed")]},
+    "benchmark_model-no-prefix-taskset.txt": {"warmup.count": 2, "inference.avg_ms": 266.473, "init_ms": 20.283},
+    "benchmark_model-op-profiling-legacy-summary.txt": {"inference.count": 50, "inference.avg_ms": 79.732,
+                                                        "init_ms": 38.467, "first_inference_ms": None},
+    "benchmark_model-peak-memory-line-older.txt": {"memory.init_mb": 4.92969, "memory.overall_mb": 138.809},
+    "benchmark_model-single-warmup-scientific.txt": {"warmup.count": 1, "warmup.avg_ms": 3512.391,
+                                                     "inference_avg_ms": 2950.34, "first_inference_ms": 3512.391},
+    "benchmark_model-two-delegates-percentiles.txt": {"delegates": [("GPU", "full"), ("NNAPI", "none")],
+                                                      "init_ms": 5664.363, "memory.overall_mb": 375.48},
+    "delegate-line-variants.txt": {"inference.count": 25, "memory.init_mb": 54.2852},
+    "delegate-performance-apk-logcat.txt": {"inference_avg_ms": 65.1555},
+    "inference_diff-documented.txt": {"tool": "inference_diff", "eval_runs": 50},
+    "run_eval-coco-documented.txt": {"tool": "run_eval", "eval_runs": 8059},
+    "run_eval-imagenet-50k-label-mismatch.txt": {"tool": "run_eval", "accuracy.top1": 0.35942,
+                                                 "accuracy.top5": 0.4553, "eval_runs": 50000},
+    "run_eval-imagenet-documented.txt": {"tool": "run_eval", "accuracy.top1": 0.733333, "accuracy.top5": 0.89,
+                                         "eval_runs": 300},
+    "run_eval-imagenet-textproto-older.txt": {"tool": "run_eval", "accuracy.top1": 0.7033333,
+                                              "accuracy.top5": 0.88, "eval_runs": 300},
+}
+
+
+def _check(report: dict, expected: dict) -> None:  # type: ignore[type-arg]
+    for key, want in expected.items():
+        if key == "delegates":
+            assert [(d["name"], d["status"]) for d in report["delegates"]] == want
+            continue
+        value = report
+        for part in key.split("."):
+            value = value[part] if value is not None else None
+        if isinstance(want, float):
+            assert value == pytest.approx(want), key
+        else:
+            assert value == want, key
+
+
+@needs_shared
+def test_every_shared_file_is_covered() -> None:
+    assert sorted(p.name for p in SHARED.glob("*.txt")) == sorted(SHARED_EXPECTED)
+
+
+@needs_shared
+@pytest.mark.parametrize("name", sorted(SHARED_EXPECTED))
+def test_real_tool_output(name: str) -> None:
+    report = _parse(SHARED, name)
+    if name.startswith(("benchmark_model", "apk", "delegate")) and "failure" not in name:
+        assert report["tool"] == "benchmark_model" and report["status"] == "ok"
+    _check(report, SHARED_EXPECTED[name])
+
+
+def test_current_format_with_every_field() -> None:
+    report = _parse(OURS, "benchmark_model-current-ours.txt")
+    _check(report, {"status": "ok", "init_ms": 21.5, "first_inference_ms": 25.0, "warmup_avg_ms": 12.5,
+                    "inference_avg_ms": 12.0, "inference.count": 80, "inference.avg_ms": 12.0,
+                    "inference.p5_ms": 11.5, "inference.median_ms": 11.95, "warmup.count": 40,
+                    "memory.init_mb": 9.5, "memory.overall_mb": 31.25, "memory.peak_mb": 33.125,
+                    "model_size_mb": 5.26291, "delegates": [("XNNPACK", "full")]})
+
+
+def test_a_gpu_run_that_left_ops_on_the_cpu_says_so() -> None:
+    report = _parse(OURS, "benchmark_model-gpu-fallback-ours.txt")
+    assert report["delegates"] == [{"name": "GPU", "status": "partial", "nodes_delegated": 10, "nodes_total": 15,
+                                    "partitions": 3}]
+    _check(report, {"status": "ok", "init_ms": 300.0, "inference.count": 50, "warmup_avg_ms": 9.5})
+
+
+def test_a_crash_is_failed_with_the_tools_reason() -> None:
+    report = _parse(OURS, "benchmark_model-crash-ours.txt")
+    assert report["status"] == "failed" and report["inference"] is None
+    assert report["error"].startswith("Didn't find op for builtin opcode 'STABLEHLO_COMPOSITE'")
+
+
+@pytest.mark.parametrize(("line", "bare"), [
+    ("INFO: count=1 curr=5", "count=1 curr=5"),
+    ("I tflite  : count=1 curr=5", "count=1 curr=5"),
+    ("I/tflite: Replacing 3 node(s)", "Replacing 3 node(s)"),
+    ("... tflite  : tflite  :   accuracy: ok", "accuracy: ok"),
+    ("05-14 10:22:31.123  4242  4242 I tflite  : VERBOSE: Replacing 1", "Replacing 1"),
+    ("count=50 first=1", "count=50 first=1"),
+])
+def test_prefixes(line: str, bare: str) -> None:
+    assert strip_prefix(line) == bare
+
+
+def test_text_that_is_no_tool_output_is_a_clear_error() -> None:
+    with pytest.raises(ResultFormatError, match="no benchmark_model, run_eval or inference_diff output"):
+        parse_tool_output("Hello\nthis is a shopping list\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    st.text(max_size=80),
+    st.sampled_from(["INFO: count=", "count=3 avg=1e+400 std=nan", "Inference timings in us: Init: , First inference:",
+                     "Replacing 5 out of 0 node(s) with delegate (X) node, yielding 0 partitions",
+                     "Memory footprint delta from the start of the tool (MB): init=1 overall=", "Top-1 Accuracy: x",
+                     "Benchmarking failed.", "I tflite  : ", "topk_accuracies: 1e5",
+                     "OutputDiff[0]: avg_error=1, std_dev=2",
+                     "Running benchmark for at least 99999999999999999999 iterations"]),
+), max_size=20))
+def test_any_text_gives_a_result_or_a_parse_error(lines: list[str]) -> None:
+    try:
+        report = parse_tool_output("\n".join(lines)).to_dict()
+    except ResultFormatError:
+        return
+    assert report["status"] in ("ok", "failed") and report["tool"] in ("benchmark_model", "run_eval", "inference_diff")
