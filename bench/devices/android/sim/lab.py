@@ -1,0 +1,97 @@
+"""Run simulated phones in a background thread and connect them to an adb server.
+
+    with SimLab(tmp_path, count=2) as lab:       # phones listening on 127.0.0.1
+        lab.connect(adb_port)                      # `adb -P PORT connect 127.0.0.1:N` for each
+        lab.phones[0].faults.hang_on_command = "benchmark_model"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from bench.devices.android.sim.daemon import SimPhone, serve
+from bench.devices.android.sim.profiles import install
+
+
+def adb_binary() -> str:
+    """The adb that adbutils ships (the real Android platform-tools binary)."""
+    import adbutils
+
+    return str(adbutils.adb_path())
+
+
+@dataclass(frozen=True, slots=True)
+class RunningPhone:
+    phone: SimPhone
+    port: int
+
+    @property
+    def serial(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+class SimLab:
+    def __init__(self, root: Path, count: int = 1, profile: str = "default") -> None:
+        self.root = root
+        self.count = count
+        self.profile = profile
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="bench-sim", daemon=True)
+        self.servers: list[asyncio.Server] = []
+        self.running: list[RunningPhone] = []
+
+    def __enter__(self) -> SimLab:
+        self.thread.start()
+        for number in range(1, self.count + 1):
+            folder = self.root / f"phone{number}"
+            install(folder, self.profile)
+            phone = SimPhone(serial=f"sim-{number}", root=folder)
+            server = asyncio.run_coroutine_threadsafe(serve(phone), self.loop).result(timeout=10)
+            self.servers.append(server)
+            self.running.append(RunningPhone(phone=phone, port=server.sockets[0].getsockname()[1]))
+        return self
+
+    @property
+    def phones(self) -> list[SimPhone]:
+        return [r.phone for r in self.running]
+
+    def connect(self, adb_port: int) -> None:
+        """Attach every phone to the adb server on `adb_port` (`adb connect`)."""
+        for running in self.running:
+            done = subprocess.run([adb_binary(), "-P", str(adb_port), "connect", running.serial],
+                                  capture_output=True, text=True, timeout=30)
+            if "connected to" not in done.stdout:
+                raise RuntimeError(f"adb connect {running.serial} failed: {done.stdout}{done.stderr}")
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        async def shutdown() -> None:
+            for server in self.servers:
+                server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+class AdbServer:
+    """A private adb server on its own port, so tests never touch the user's."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def __enter__(self) -> AdbServer:
+        subprocess.run([adb_binary(), "-P", str(self.port), "start-server"], capture_output=True, timeout=60,
+                       check=True)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        subprocess.run([adb_binary(), "-P", str(self.port), "kill-server"], capture_output=True, timeout=60)

@@ -1,0 +1,93 @@
+"""What a simulated phone says about itself: properties, /sys files, dumpsys answers, shims.
+
+A simulated phone is an x86_64 "phone" that runs on this host: its profile says so plainly
+(`ro.product.manufacturer=bench-sim`), so nothing it measures passes for a real phone's number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROFILES: dict[str, dict[str, str]] = {
+    "default": {
+        "ro.product.name": "bench_sim", "ro.product.device": "bench_sim", "ro.product.model": "Simulated Phone",
+        "ro.product.manufacturer": "bench-sim", "ro.soc.manufacturer": "host", "ro.soc.model": "host-x86_64",
+        "ro.board.platform": "sim", "ro.build.version.release": "14", "ro.build.version.sdk": "34",
+        "ro.product.cpu.abi": "x86_64", "ro.product.cpu.abilist": "x86_64",
+        "ro.build.fingerprint": "bench/sim/sim:14/SIM.0/1:userdebug/test-keys",
+    },
+}
+
+_CPU_MAX_KHZ = (1800000, 1800000, 2400000, 2400000)
+
+_GETPROP = """#!/bin/sh
+props="$SIM_ROOT/.sim/props"
+if [ $# -eq 0 ]; then
+  while IFS='=' read -r k v; do echo "[$k]: [$v]"; done < "$props"
+else
+  grep -m1 "^$1=" "$props" | cut -d= -f2-
+fi
+"""
+_DUMPSYS = """#!/bin/sh
+f="$SIM_ROOT/.sim/dumpsys/$1"
+if [ -f "$f" ]; then cat "$f"; else echo "Can't find service: $1"; exit 1; fi
+"""
+_CMD = """#!/bin/sh
+# `cmd power set-fixed-performance-mode-enabled true|false` is accepted and remembered
+if [ "$1" = power ] && [ "$2" = set-fixed-performance-mode-enabled ]; then
+  echo "$3" > "$SIM_ROOT/.sim/fixed_performance"; exit 0
+fi
+echo "cmd: unknown command $*" >&2; exit 255
+"""
+_TASKSET = """#!/bin/sh
+# taskset MASK COMMAND...: the simulated phone has no big cores to pin to; run the command
+shift
+exec "$@"
+"""
+
+
+def _write(path: Path, text: str, executable: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if executable:
+        path.chmod(0o755)
+
+
+def battery_text(level: int, temperature_c: float, charging: bool) -> str:
+    return (f"Current Battery Service state:\n  AC powered: false\n  USB powered: {str(charging).lower()}\n"
+            f"  status: {2 if charging else 3}\n  health: 2\n  present: true\n  level: {level}\n  scale: 100\n"
+            f"  voltage: 4123\n  temperature: {round(temperature_c * 10)}\n  technology: Li-ion\n")
+
+
+def thermal_text(status: int, temperature_c: float) -> str:
+    return (f"IsStatusOverride: false\nThermal Status: {status}\nCached temperatures:\n"
+            f"\tTemperature{{mValue={temperature_c:.1f}, mType=0, mName=CPU, mStatus={status}}}\n"
+            f"\tTemperature{{mValue={temperature_c - 4:.1f}, mType=2, mName=battery, mStatus=0}}\n")
+
+
+def set_temperature(root: Path, temperature_c: float) -> None:
+    """Set what the phone's thermal zones and dumpsys report (a test heats a phone this way)."""
+    for zone, offset in (("thermal_zone0", 0.0), ("thermal_zone1", -4.0)):
+        _write(root / "sys/class/thermal" / zone / "temp", f"{round((temperature_c + offset) * 1000)}\n")
+    status = 0 if temperature_c < 45 else 1 if temperature_c < 50 else 3
+    _write(root / ".sim/dumpsys/thermalservice", thermal_text(status, temperature_c))
+    _write(root / ".sim/dumpsys/battery", battery_text(87, temperature_c - 4, charging=True))
+
+
+def install(root: Path, profile: str = "default") -> None:
+    """Lay out the sandbox of a simulated phone under `root`."""
+    props = PROFILES[profile]
+    _write(root / ".sim/props", "".join(f"{k}={v}\n" for k, v in props.items()))
+    for name, text in (("getprop", _GETPROP), ("dumpsys", _DUMPSYS), ("cmd", _CMD), ("taskset", _TASKSET)):
+        _write(root / ".sim/bin" / name, text, executable=True)
+    (root / "data/local/tmp").mkdir(parents=True, exist_ok=True)
+    (root / "sdcard").mkdir(parents=True, exist_ok=True)
+    for cpu, khz in enumerate(_CPU_MAX_KHZ):
+        base = root / f"sys/devices/system/cpu/cpu{cpu}/cpufreq"
+        _write(base / "cpuinfo_max_freq", f"{khz}\n")
+        _write(base / "scaling_cur_freq", f"{khz}\n")
+        _write(base / "scaling_governor", "schedutil\n")
+    _write(root / "sys/class/thermal/thermal_zone0/type", "cpu-thermal\n")
+    _write(root / "sys/class/thermal/thermal_zone1/type", "battery\n")
+    _write(root / ".sim/dumpsys/power", "mWakefulness=Awake\nDisplay Power: state=ON\n")
+    set_temperature(root, 36.0)
