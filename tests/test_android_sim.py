@@ -63,3 +63,46 @@ def test_the_profile_answers_like_a_phone(lab: tuple[SimLab, adbutils.AdbClient]
     assert "level: 87" in device.shell("dumpsys battery")
     assert "Thermal Status: 0" in device.shell("dumpsys thermalservice")
     assert device.shell("cat /sys/devices/system/cpu/cpu3/cpufreq/cpuinfo_max_freq").strip() == "2400000"
+
+
+@pytest.fixture
+def one_phone(tmp_path: Path) -> Iterator[tuple[SimLab, adbutils.AdbDevice]]:
+    port = _free_port()
+    with AdbServer(port), SimLab(tmp_path, count=1) as lab:
+        lab.connect(port)
+        yield lab, adbutils.AdbClient(host="127.0.0.1", port=port).device(serial=lab.running[0].serial)
+
+
+def test_fault_slow_link_still_moves_every_byte(tmp_path: Path) -> None:
+    port = _free_port()
+    with AdbServer(port), SimLab(tmp_path, count=1) as lab:
+        lab.phones[0].faults.max_payload = 1024  # set before adb connects: it is part of the handshake
+        lab.connect(port)
+        device = adbutils.AdbClient(host="127.0.0.1", port=port).device(serial=lab.running[0].serial)
+        payload = b"x" * 100_000
+        device.sync.push(payload, "/data/local/tmp/slow.bin")
+        assert device.sync.read_bytes("/data/local/tmp/slow.bin") == payload
+        assert len(device.shell("head -c 50000 /dev/zero | tr '\\0' a")) == 50000
+
+
+def test_fault_full_disk_fails_the_push_with_the_phones_reason(one_phone: tuple[SimLab, adbutils.AdbDevice]) -> None:
+    lab, device = one_phone
+    lab.phones[0].faults.disk_free_bytes = 1000
+    with pytest.raises(adbutils.AdbError, match="FAIL"):  # adbutils drops the FAIL message's text
+        device.sync.push(b"y" * 5000, "/data/local/tmp/big.bin")
+    assert not (lab.phones[0].root / "data/local/tmp/big.bin").exists()
+
+
+def test_fault_hang_leaves_the_host_waiting_until_its_own_timeout(one_phone: tuple[SimLab, adbutils.AdbDevice]) -> None:
+    lab, device = one_phone
+    lab.phones[0].faults.hang_on_command = "benchmark_model"
+    with pytest.raises(adbutils.AdbTimeout):
+        device.shell("/data/local/tmp/bench/benchmark_model --graph=x", timeout=2)
+
+
+def test_fault_disconnect_during_push_and_during_a_command(one_phone: tuple[SimLab, adbutils.AdbDevice]) -> None:
+    lab, device = one_phone
+    lab.phones[0].faults.disconnect_on_push_bytes = 10_000
+    with pytest.raises((adbutils.AdbError, ConnectionError, OSError)):
+        device.sync.push(b"z" * 200_000, "/data/local/tmp/cut.bin")
+    assert not (lab.phones[0].root / "data/local/tmp/cut.bin").exists()
