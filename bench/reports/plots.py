@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 
 from bench.reports.table import Row
@@ -54,7 +55,14 @@ def latency_distribution(results: Sequence[JobResult]) -> str | None:
     axes.boxplot(data, vert=False, whis=(5, 95), flierprops={"markersize": 2})
     axes.set_yticks(range(1, len(jobs) + 1), _labels(jobs))
     axes.invert_yaxis()
-    axes.set_xlabel("latency per inference (ms); box: p25-p75, line: p50, whiskers: p5-p95")
+    label = "latency per inference (ms); box: p25-p75, line: p50, whiskers: p5-p95"
+    # One stray 100 ms run would squash every box: cut the axis past the slowest p99 and say so.
+    limit = 1.15 * max(float(np.percentile(d, 99)) for d in data)
+    beyond = sum(v > limit for d in data for v in d)
+    if beyond:
+        axes.set_xlim(right=limit)
+        label += f"\n{beyond} run{'s' if beyond != 1 else ''} above {limit:.1f} ms not drawn (each job's page has them all)"
+    axes.set_xlabel(label)
     axes.grid(axis="x", alpha=0.3)
     return _svg(figure)
 
@@ -96,7 +104,7 @@ def memory(results: Sequence[JobResult]) -> str | None:
     axes.set_yticks(positions, _labels(jobs))
     axes.invert_yaxis()
     axes.set_xlabel("peak resident set, VmHWM (MB)")
-    axes.legend(loc="lower right")
+    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     axes.grid(axis="x", alpha=0.3)
     return _svg(figure)
 
