@@ -48,14 +48,14 @@ def _vm_kb(field: str) -> int | None:
     return None
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     hwm = _vm_kb("VmHWM")
     if hwm is not None:
         return hwm / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
-def _random_input(detail: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+def random_input(detail: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
     dtype = np.dtype(detail["dtype"])
     shape = tuple(int(s) for s in detail["shape"])
     if np.issubdtype(dtype, np.integer):
@@ -64,7 +64,7 @@ def _random_input(detail: dict[str, Any], rng: np.random.Generator) -> np.ndarra
     return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
 
 
-def _loop(invoke: Any, min_runs: int, min_secs: float, max_secs: float) -> list[float]:
+def loop_until(invoke: Any, min_runs: int, min_secs: float, max_secs: float) -> list[float]:
     """Invoke until both minimums are met or `max_secs` passes; return each run's milliseconds."""
     times: list[float] = []
     start = time.perf_counter()
@@ -81,7 +81,7 @@ def _loop(invoke: Any, min_runs: int, min_secs: float, max_secs: float) -> list[
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    rss_start_mb = _peak_rss_mb()
+    rss_start_mb = peak_rss_mb()
     resolver = OpResolverType.AUTO if args.use_xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     init_start = time.perf_counter()
     interpreter = Interpreter(model_path=str(args.graph), num_threads=args.num_threads,
@@ -91,15 +91,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         interpreter.resize_tensor_input(detail["index"], args.input_shape, strict=True)
     interpreter.allocate_tensors()
     init_ms = (time.perf_counter() - init_start) * 1000.0
-    rss_after_init_mb = _peak_rss_mb()
+    rss_after_init_mb = peak_rss_mb()
 
     rng = np.random.default_rng(0)
     for detail in interpreter.get_input_details():
-        interpreter.set_tensor(detail["index"], _random_input(detail, rng))
-    warmup_ms = _loop(interpreter.invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
-    latencies_ms = _loop(interpreter.invoke, args.num_runs, args.min_secs, args.max_secs)
+        interpreter.set_tensor(detail["index"], random_input(detail, rng))
+    warmup_ms = loop_until(interpreter.invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
+    latencies_ms = loop_until(interpreter.invoke, args.num_runs, args.min_secs, args.max_secs)
     # read before the accuracy pass, whose image buffers are not the model's memory
-    peak_rss_mb = _peak_rss_mb()
+    timed_peak_mb = peak_rss_mb()
     inputs = interpreter.get_input_details()
     classify = _classify(interpreter, args) if args.classify_inputs else None
     return {
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "latencies_ms": latencies_ms,
         "peak_rss_start_mb": rss_start_mb,
         "peak_rss_after_init_mb": rss_after_init_mb,
-        "peak_rss_mb": peak_rss_mb,
+        "peak_rss_mb": timed_peak_mb,
         "python": sys.version.split()[0],
         "pid": os.getpid(),
         "classify": classify,
@@ -168,7 +168,7 @@ def _classify(interpreter: Any, args: argparse.Namespace) -> dict[str, Any]:
     wall_s = time.perf_counter() - start
     np.save(args.classify_output, top5)
     return {"images": len(pixels), "invoke_s": invoke_s, "wall_s": wall_s, "output": str(args.classify_output),
-            "peak_rss_mb": _peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def _bool(text: str) -> bool:

@@ -48,6 +48,7 @@ _GPU_SPLIT = re.compile(r"(\d+) operations will run on the GPU, and the remainin
                         r"on the CPU")
 _FAILED_APPLY = re.compile(r"Failed to apply (\w+) delegate")
 _FAILED_PREPARE = re.compile(r"\((\w+)\) failed to prepare")
+_UNSUPPORTED = re.compile(r"(\w+) acceleration is unsupported on this platform")
 _EVAL_RUNS = re.compile(r"^(?:Num evaluation runs|num_runs):\s*(\d+)")
 _EVAL_LATENCY = re.compile(r"^(Preprocessing|Inference|Reference run|Test run) latency: avg=(" + _NUMBER +
                            r")\(us\), std_dev=(" + _NUMBER + r")\(us\)")
@@ -195,7 +196,8 @@ class _Delegates:
             on_gpu, on_cpu = int(match.group(1)), int(match.group(2))
             delegate.nodes_delegated, delegate.nodes_total = on_gpu, on_gpu + on_cpu
             delegate.status = "full" if on_cpu == 0 else "partial"
-        elif (match := _FAILED_APPLY.search(line)) or (match := _FAILED_PREPARE.search(line)):
+        elif ((match := _FAILED_APPLY.search(line)) or (match := _FAILED_PREPARE.search(line))
+              or (match := _UNSUPPORTED.search(line))):
             self.get(match.group(1)).status = "failed"
         else:
             return False

@@ -1,0 +1,154 @@
+"""`bench-benchmark-model`: LiteRT on this host behind `benchmark_model`'s flags and output format.
+
+A simulated phone (x86_64) runs this as its `benchmark_model`, so the Android path (push, command
+line, streaming, parsing) runs for real against it. It takes the flags bench sends a phone:
+
+    --graph= --num_threads= --num_runs= --warmup_runs= --min_secs= --max_secs= --warmup_min_secs=
+    --use_xnnpack= --use_gpu= --use_nnapi= --nnapi_accelerator_name= --input_layer_shape=
+    --report_peak_memory_footprint= --enable_op_profiling= --input_layer_value_files= --output_filepath=
+
+and prints what `benchmark_model` prints (current format, `INFO:` prefixes; times in microseconds):
+the parameters, delegate lines, `count=` statistics of the warm-up and timed runs, the `Inference
+timings in us` summary, and memory as deltas of the peak resident set from the tool's start. There
+is no GPU or NNAPI on the host: asked for one, it says so the way `benchmark_model` does and runs on
+the CPU. Only what was measured is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.engines.host_runner import loop_until, peak_rss_mb, random_input
+
+
+def _bool(text: str) -> bool:
+    return text.lower() in ("1", "true", "yes")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench-benchmark-model", description=__doc__.splitlines()[0])
+    parser.add_argument("--graph", required=True)
+    parser.add_argument("--num_threads", type=int, default=-1)
+    parser.add_argument("--num_runs", type=int, default=50)
+    parser.add_argument("--warmup_runs", type=int, default=1)
+    parser.add_argument("--min_secs", type=float, default=1.0)
+    parser.add_argument("--max_secs", type=float, default=150.0)
+    parser.add_argument("--warmup_min_secs", type=float, default=0.5)
+    parser.add_argument("--use_xnnpack", type=_bool, default=True)
+    parser.add_argument("--use_gpu", type=_bool, default=False)
+    parser.add_argument("--use_nnapi", type=_bool, default=False)
+    parser.add_argument("--nnapi_accelerator_name", default="")
+    parser.add_argument("--input_layer_shape", default="")
+    parser.add_argument("--report_peak_memory_footprint", type=_bool, default=False)
+    parser.add_argument("--enable_op_profiling", type=_bool, default=False)
+    parser.add_argument("--input_layer_value_files", default="")
+    parser.add_argument("--output_filepath", default="")
+    return parser.parse_args(argv)
+
+
+def _say(line: str) -> None:
+    print(f"INFO: {line}", flush=True)
+
+
+def _count_line(times_ms: list[float], with_first: bool = True) -> str:
+    us = np.asarray(times_ms) * 1000.0
+    if len(us) == 1:
+        return f"count=1 curr={us[0]:.0f} p5={us[0]:.0f} median={us[0]:.0f} p95={us[0]:.0f}"
+    std = math.sqrt(max(0.0, float(np.mean(us ** 2) - np.mean(us) ** 2)))  # the tool's population std
+    p5, median, p95 = (float(np.percentile(us, q, method="lower")) for q in (5, 50, 95))
+    first = f"first={us[0]:.0f} " if with_first else ""
+    return (f"count={len(us)} {first}curr={us[-1]:.0f} min={us.min():.0f} max={us.max():.0f} avg={np.mean(us):g} "
+            f"std={std:.0f} p5={p5:.0f} median={median:.0f} p95={p95:.0f}")
+
+
+def _feed_files(interpreter: Any, spec: str) -> None:
+    """`--input_layer_value_files=name:path`: raw bytes of the input tensor, as the tool reads them."""
+    detail = interpreter.get_input_details()[0]
+    _, _, path = spec.partition(":")
+    data = np.fromfile(path or spec, dtype=detail["dtype"])
+    interpreter.set_tensor(detail["index"], data.reshape(detail["shape"]))
+
+
+def run(args: argparse.Namespace) -> int:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    start_mb = peak_rss_mb()
+    _say("STARTING!")
+    _say("Log parameter values verbosely: [0]")
+    _say(f"Min num runs: [{args.num_runs}]")
+    _say(f"Num threads: [{args.num_threads}]")
+    _say(f"Min warmup runs: [{args.warmup_runs}]")
+    _say(f"Graph: [{args.graph}]")
+    _say(f"Use xnnpack: [{int(args.use_xnnpack)}]")
+    if args.use_gpu:
+        _say("Use gpu: [1]")
+    if args.use_nnapi:
+        _say("Use NNAPI: [1]")
+    if not Path(args.graph).is_file():
+        print(f"ERROR: Could not open '{args.graph}'.", flush=True)
+        print("ERROR: Failed to mmap model " + args.graph, flush=True)
+        print("Benchmarking failed.", flush=True)
+        return 1
+    _say(f"Loaded model {args.graph}")
+    for name, asked in (("GPU", args.use_gpu), ("NNAPI", args.use_nnapi)):
+        if asked:
+            print(f"WARNING: {name} acceleration is unsupported on this platform.", flush=True)
+    resolver = OpResolverType.AUTO if args.use_xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    init_start = time.perf_counter()
+    try:
+        interpreter = Interpreter(model_path=args.graph, num_threads=max(1, args.num_threads),
+                                  experimental_op_resolver_type=resolver)
+        if args.input_layer_shape:
+            shape = [int(v) for v in args.input_layer_shape.split(":")[-1].split(",")]
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape, strict=True)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        print(f"ERROR: {str(exc).splitlines()[0]}", flush=True)
+        print("Benchmarking failed.", flush=True)
+        return 1
+    init_us = (time.perf_counter() - init_start) * 1e6
+    init_mb = peak_rss_mb()
+    _say(f"The input model file size (MB): {os.path.getsize(args.graph) / 1e6:g}")
+    _say(f"Initialized session in {init_us / 1000:g}ms.")
+    rng = np.random.default_rng(0)
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], random_input(detail, rng))
+    if args.input_layer_value_files:
+        _feed_files(interpreter, args.input_layer_value_files)
+    _say(f"Running benchmark for at least {args.warmup_runs} iterations and at least {args.warmup_min_secs:g} "
+         f"seconds but terminate if exceeding {args.max_secs:g} seconds.")
+    warmup = loop_until(interpreter.invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
+    _say(_count_line(warmup))
+    _say(f"Running benchmark for at least {args.num_runs} iterations and at least {args.min_secs:g} seconds but "
+         f"terminate if exceeding {args.max_secs:g} seconds.")
+    timed = loop_until(interpreter.invoke, args.num_runs, args.min_secs, args.max_secs)
+    _say(_count_line(timed))
+    if args.output_filepath:
+        output = interpreter.get_output_details()[0]
+        interpreter.get_tensor(output["index"]).tofile(args.output_filepath)
+    _say(f"Inference timings in us: Init: {init_us:.0f}, First inference: {warmup[0] * 1000:.0f}, "
+         f"Warmup (avg): {np.mean(warmup) * 1000:g}, Inference (avg): {np.mean(timed) * 1000:g}")
+    overall_mb = peak_rss_mb()
+    _say("Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE to the "
+         "actual memory footprint of the model at runtime. Take the information at your discretion.")
+    _say(f"Memory footprint delta from the start of the tool (MB): init={init_mb - start_mb:g} "
+         f"overall={overall_mb - start_mb:g}")
+    if args.report_peak_memory_footprint:
+        _say(f"Overall peak memory footprint (MB) via periodic monitoring: {overall_mb:g}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
