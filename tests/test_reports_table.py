@@ -69,3 +69,15 @@ def test_markdown_csv_json_and_no_accuracy() -> None:
     assert [r["variant"] for r in parsed] == ["fp32", "int8", "pruned50", "res160", "fp16"]
     assert float(parsed[1]["speedup"]) == pytest.approx(2.0)
     assert json.loads(render(rows, "json"))[3]["pareto"] is True
+
+
+def test_a_summary_only_row_shows_what_the_tool_gave() -> None:
+    from dataclasses import replace
+
+    from bench.results.stats import summary_stats
+
+    phone = replace(KNOWN[1], latency_ms=summary_stats({"count": 50, "avg": 5.0, "std": 0.1}))
+    rows = comparison_rows([KNOWN[0], phone])
+    assert rows[1].p50_ms is None and rows[1].speedup is None and rows[1].fps == pytest.approx(200.0)
+    line = next(x for x in render(rows, "table").splitlines() if x.startswith("int8"))
+    assert line.split()[6:9] == ["-", "-", "-"]  # p50, its CI, p90: not printed by the tool, not invented

@@ -50,3 +50,27 @@ def test_each_warning_says_why() -> None:
     assert any("coefficient of variation" in w for w in noisy)
     drifting = instability_warnings([10.0] * 20 + [11.0] * 20)
     assert any("slower than the first half" in w and "throttling" in w for w in drifting)
+
+
+def test_a_tools_summary_gives_what_it_printed_and_nothing_more() -> None:
+    from bench.results.stats import summarize
+
+    summary = {"count": 50, "avg": 119.375, "std": 1.948, "min": 113.737, "max": 124.776, "first": 119.212}
+    stats, warnings = summarize((), summary)
+    assert stats.from_summary and stats.count == 50 and stats.mean == 119.375
+    assert stats.p50 is None and stats.p90 is None and stats.ci95_p50 is None  # never invented from a mean
+    assert stats.fps == pytest.approx(1000 / 119.375) and stats.cv == pytest.approx(1.948 / 119.375)
+    assert warnings == []
+    stats, warnings = summarize((), {**summary, "median": 118.0, "std": 30.0, "count": 5})
+    assert stats.p50 == 118.0
+    assert len(warnings) == 2  # too few runs, spread above 10%
+    assert summarize([10.0, 11.0], summary)[0].from_summary is False  # every run wins over a summary
+    with pytest.raises(ValueError):
+        summarize((), None)
+
+
+def test_stats_round_trip_through_dicts_including_summary_ones() -> None:
+    from bench.results.stats import LatencyStats, summary_stats
+
+    for stats in (latency_stats([10.0, 12.0, 11.0]), summary_stats({"count": 3, "avg": 11.0, "std": 1.0})):
+        assert LatencyStats.from_dict(stats.to_dict()) == stats

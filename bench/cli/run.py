@@ -97,7 +97,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.json:
             return
         what = "ok" if result.error is None else f"FAILED: {result.error}"
-        p50 = f", p50 {result.latency_ms.p50:.2f} ms" if result.latency_ms else ""
+        lat = result.latency_ms
+        p50 = "" if lat is None else f", p50 {lat.p50:.2f} ms" if lat.p50 is not None else f", mean {lat.mean:.2f} ms"
         note(f"[{position}/{total}] {result.job_id}: {what}{p50}")
 
     with open_store(args.store) as store:

@@ -117,11 +117,12 @@ def _float_resolution(variant: str) -> bool:
 def resolution(results: Sequence[JobResult], rows: Sequence[Row]) -> str | None:
     """Latency p50 and top-1 against input resolution, for the float model at its sizes."""
     top1 = {(r.variant, r.accelerator, r.threads): r.top1 for r in rows}
-    jobs = [r for r in _ok(results)
-            if _float_resolution(r.variant) and r.raw and r.latency_ms and len(r.raw.input_shape) == 4]
+    jobs = [r for r in _ok(results) if _float_resolution(r.variant) and r.raw and r.latency_ms
+            and r.latency_ms.p50 is not None and len(r.raw.input_shape) == 4]
     points = sorted(
         (r.raw.input_shape[1], r.latency_ms.p50, top1.get((r.variant, r.accelerator, r.threads)), label)
-        for r, label in zip(jobs, _labels(jobs), strict=True) if r.raw and r.latency_ms
+        for r, label in zip(jobs, _labels(jobs), strict=True)
+        if r.raw and r.latency_ms and r.latency_ms.p50 is not None
     )
     if len({p[0] for p in points}) < 2:
         return None
@@ -150,6 +151,8 @@ def latency_histogram(result: JobResult) -> str | None:
     axes = figure.add_subplot()
     axes.hist(result.raw.latencies_ms, bins=min(50, max(10, len(result.raw.latencies_ms) // 4)), color="tab:blue")
     for value, name, style in ((result.latency_ms.p50, "p50", "-"), (result.latency_ms.p90, "p90", "--")):
+        if value is None:
+            continue
         axes.axvline(value, color="black", linestyle=style, linewidth=1, label=f"{name} {value:.2f} ms")
     axes.set_xlabel("latency per inference (ms)")
     axes.set_ylabel("runs")

@@ -69,7 +69,7 @@ def comparison_rows(results: list[JobResult]) -> list[Row]:
         ref = fp32.get((b["model"], b["accelerator"], b["threads"]))
         speedup = delta = size = None
         if ref is not None and b["status"] == JobStatus.OK.value:
-            speedup = ref["p50_ms"] / b["p50_ms"] if b["p50_ms"] else None
+            speedup = ref["p50_ms"] / b["p50_ms"] if b["p50_ms"] and ref["p50_ms"] else None
             if b["top1"] is not None and ref["top1"] is not None:
                 delta = 100 * (b["top1"] - ref["top1"])
             size = b["model_size_bytes"] / ref["model_size_bytes"] if b["model_size_bytes"] else None

@@ -92,9 +92,13 @@ class RawRun:
     input_shape: tuple[int, ...]
     accelerator_used: str
     raw_output: str
+    # The tool's own statistics of the timed runs, for tools that print no per-run list
+    # (benchmark_model): count, avg, std, min, max and, where printed, first, p5, median, p95 (ms).
+    summary_ms: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"engine": self.engine, "engine_version": self.engine_version, "init_ms": self.init_ms,
+        return {"summary_ms": self.summary_ms, "engine": self.engine, "engine_version": self.engine_version,
+                "init_ms": self.init_ms,
                 "first_inference_ms": self.first_inference_ms, "warmup_ms": list(self.warmup_ms),
                 "latencies_ms": list(self.latencies_ms), "peak_rss_after_init_mb": self.peak_rss_after_init_mb,
                 "peak_rss_mb": self.peak_rss_mb, "model_size_bytes": self.model_size_bytes,
@@ -108,7 +112,7 @@ class RawRun:
                    latencies_ms=tuple(data["latencies_ms"]), peak_rss_after_init_mb=data.get("peak_rss_after_init_mb"),
                    peak_rss_mb=data.get("peak_rss_mb"), model_size_bytes=int(data["model_size_bytes"]),
                    input_shape=tuple(data["input_shape"]), accelerator_used=data["accelerator_used"],
-                   raw_output=data.get("raw_output", ""))
+                   raw_output=data.get("raw_output", ""), summary_ms=data.get("summary_ms"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,29 +24,36 @@ BOOTSTRAP_SEED = 20240607
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LatencyStats:
+    """Steady-state latency. From a per-run list everything is computed; from a tool's summary
+    (`from_summary`), only what it printed: p50 is its median when it gives one, p90/p99 and the
+    confidence interval are None."""
+
     count: int
     mean: float
     std: float
     min: float
-    p50: float
-    p90: float
-    p99: float
+    p50: float | None
+    p90: float | None
+    p99: float | None
     max: float
     cv: float
-    ci95_p50: tuple[float, float]
+    ci95_p50: tuple[float, float] | None
     fps: float
+    from_summary: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"count": self.count, "mean": self.mean, "std": self.std, "min": self.min, "p50": self.p50,
                 "p90": self.p90, "p99": self.p99, "max": self.max, "cv": self.cv,
-                "ci95_p50": list(self.ci95_p50), "fps": self.fps}
+                "ci95_p50": list(self.ci95_p50) if self.ci95_p50 else None, "fps": self.fps,
+                "from_summary": self.from_summary}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LatencyStats:
-        low, high = data["ci95_p50"]
+        ci = data.get("ci95_p50")
         return cls(count=int(data["count"]), mean=data["mean"], std=data["std"], min=data["min"], p50=data["p50"],
                    p90=data["p90"], p99=data["p99"], max=data["max"], cv=data["cv"],
-                   ci95_p50=(float(low), float(high)), fps=data["fps"])
+                   ci95_p50=(float(ci[0]), float(ci[1])) if ci else None, fps=data["fps"],
+                   from_summary=bool(data.get("from_summary", False)))
 
 
 def bootstrap_median_ci(values: Sequence[float], samples: int = BOOTSTRAP_SAMPLES,
@@ -99,3 +106,37 @@ def instability_warnings(latencies_ms: Sequence[float]) -> list[str]:
             warnings.append(f"second half median {second:.3g} ms is {100 * gap:.1f}% {trend} than the first half's "
                             f"{first:.3g} ms: drift or thermal throttling during the run")
     return warnings
+
+
+def summary_stats(summary_ms: dict[str, float]) -> LatencyStats:
+    """LatencyStats from a tool's printed summary (count, avg, std, min, max, maybe median)."""
+    mean = float(summary_ms["avg"])
+    std = float(summary_ms.get("std", 0.0))
+    return LatencyStats(
+        count=int(summary_ms["count"]), mean=mean, std=std, min=float(summary_ms.get("min", mean)),
+        p50=summary_ms.get("median"), p90=None, p99=None, max=float(summary_ms.get("max", mean)),
+        cv=std / mean if mean > 0 else 0.0, ci95_p50=None, fps=1000.0 / mean if mean > 0 else 0.0,
+        from_summary=True,
+    )
+
+
+def summary_warnings(summary_ms: dict[str, float]) -> list[str]:
+    """Instability warnings a summary allows: too few runs and spread (drift needs the runs themselves)."""
+    stats = summary_stats(summary_ms)
+    warnings = []
+    if stats.count < MIN_RUNS:
+        warnings.append(f"only {stats.count} timed runs (fewer than {MIN_RUNS}): percentiles and spread are "
+                        "unreliable; raise --num-runs or --min-secs")
+    if stats.cv > CV_LIMIT:
+        warnings.append(f"coefficient of variation {100 * stats.cv:.1f}% is above {100 * CV_LIMIT:.0f}%: the device "
+                        "was busy or its clocks moved; close other apps, let it cool, or pin to big cores")
+    return warnings
+
+
+def summarize(latencies_ms: Sequence[float], summary_ms: dict[str, float] | None) -> tuple[LatencyStats, list[str]]:
+    """Statistics and warnings from every run when the tool gave them, else from its summary."""
+    if latencies_ms:
+        return latency_stats(latencies_ms), instability_warnings(latencies_ms)
+    if summary_ms:
+        return summary_stats(summary_ms), summary_warnings(summary_ms)
+    raise ValueError("the run has neither per-run latencies nor a summary")

@@ -26,7 +26,7 @@ from bench.models.zoo import resolve_source
 from bench.plan import Job, plan_jobs
 from bench.progress import Bar
 from bench.results.records import DeviceInfo, JobResult, JobStatus, Platform
-from bench.results.stats import instability_warnings, latency_stats
+from bench.results.stats import summarize
 from bench.results.store import Store
 from bench.run.accuracy import EvalImages, eval_images, first_choices, score
 from bench.run.devices import open_device
@@ -115,10 +115,11 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
         if job.variant == "fp32":
             references[key] = first_choices(accuracy, data.names)
     after = device.snapshot()
+    stats, warnings = summarize(raw.latencies_ms, raw.summary_ms)
     return JobResult(
         job_id=job.job_id, model=job.model, variant=job.variant if job.input_size is None else f"{job.variant}@{size}",
         model_sha256=manifest.sha256, accelerator=job.accelerator, threads=job.threads, status=JobStatus.OK,
-        raw=raw, latency_ms=latency_stats(raw.latencies_ms), warnings=tuple(instability_warnings(raw.latencies_ms)),
+        raw=raw, latency_ms=stats, warnings=tuple(warnings),
         accuracy=accuracy, state_before=before, state_after=after,
     )
 
