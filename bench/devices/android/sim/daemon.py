@@ -191,9 +191,21 @@ class _Connection:
             stderr=asyncio.subprocess.PIPE if v2 else asyncio.subprocess.STDOUT, start_new_session=True)
         assert process.stdout is not None
 
+        # What the shell prints names the phone's paths, not the sandbox's: map them back. A path may
+        # straddle two reads, so the last len(prefix) bytes wait for the next one.
+        prefix = f"{self.phone.root}/".encode()
+
         async def pump(source: asyncio.StreamReader, kind: int) -> None:
-            while chunk := await source.read(self.max_payload - 5):
-                await self.write(stream, p.shell_packet(kind, chunk) if v2 else chunk)
+            pending = b""
+            while True:
+                chunk = await source.read(self.max_payload - 5)
+                pending = (pending + chunk).replace(prefix, b"/")
+                ready, pending = (pending, b"") if not chunk else \
+                    (pending[:-len(prefix)], pending[-len(prefix):]) if len(pending) > len(prefix) else (b"", pending)
+                if ready:
+                    await self.write(stream, p.shell_packet(kind, ready) if v2 else ready)
+                if not chunk:
+                    return
 
         pumps = [pump(process.stdout, p.SHELL_STDOUT)]
         if v2 and process.stderr is not None:

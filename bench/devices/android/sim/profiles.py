@@ -39,6 +39,15 @@ if [ "$1" = power ] && [ "$2" = set-fixed-performance-mode-enabled ]; then
 fi
 echo "cmd: unknown command $*" >&2; exit 255
 """
+_DF = """#!/bin/sh
+# df -k FOLDER: the phone's free space, as a test set it (.sim/free_kb), else the host disk's
+if [ -f "$SIM_ROOT/.sim/free_kb" ]; then
+  echo "Filesystem 1K-blocks Used Available Use% Mounted on"
+  echo "/dev/block/dm-48 100000000 0 $(cat "$SIM_ROOT/.sim/free_kb") 0% /data"
+else
+  exec /bin/df -k "$@"
+fi
+"""
 _TASKSET = """#!/bin/sh
 # taskset MASK COMMAND...: the simulated phone has no big cores to pin to; run the command
 shift
@@ -74,11 +83,17 @@ def set_temperature(root: Path, temperature_c: float) -> None:
     _write(root / ".sim/dumpsys/battery", battery_text(87, temperature_c - 4, charging=True))
 
 
+def set_free_bytes(root: Path, free: int) -> None:
+    """Make `df` on the phone report `free` bytes available (a test fills the disk this way)."""
+    _write(root / ".sim/free_kb", f"{free // 1024}\n")
+
+
 def install(root: Path, profile: str = "default") -> None:
     """Lay out the sandbox of a simulated phone under `root`."""
     props = PROFILES[profile]
     _write(root / ".sim/props", "".join(f"{k}={v}\n" for k, v in props.items()))
-    for name, text in (("getprop", _GETPROP), ("dumpsys", _DUMPSYS), ("cmd", _CMD), ("taskset", _TASKSET)):
+    for name, text in (("getprop", _GETPROP), ("dumpsys", _DUMPSYS), ("cmd", _CMD), ("taskset", _TASKSET),
+                       ("df", _DF)):
         _write(root / ".sim/bin" / name, text, executable=True)
     (root / "data/local/tmp").mkdir(parents=True, exist_ok=True)
     (root / "sdcard").mkdir(parents=True, exist_ok=True)
@@ -87,6 +102,7 @@ def install(root: Path, profile: str = "default") -> None:
         _write(base / "cpuinfo_max_freq", f"{khz}\n")
         _write(base / "scaling_cur_freq", f"{khz}\n")
         _write(base / "scaling_governor", "schedutil\n")
+    _write(root / "sys/devices/system/cpu/possible", f"0-{len(_CPU_MAX_KHZ) - 1}\n")
     _write(root / "sys/class/thermal/thermal_zone0/type", "cpu-thermal\n")
     _write(root / "sys/class/thermal/thermal_zone1/type", "battery\n")
     _write(root / ".sim/dumpsys/power", "mWakefulness=Awake\nDisplay Power: state=ON\n")

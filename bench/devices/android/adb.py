@@ -1,0 +1,121 @@
+"""The few things bench asks of a phone over ADB, each one shell round trip where possible.
+
+adbutils types stay in this package: callers get strings, dicts and numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import DeviceError, DeviceNotReadyError
+
+log = logging.getLogger(__name__)
+
+_PROP = re.compile(r"^\[([^\]]+)\]: \[(.*)\]$")
+
+
+@dataclass(frozen=True, slots=True)
+class Attached:
+    serial: str
+    state: str  # device | unauthorized | offline | ...
+
+
+def client(host: str = "127.0.0.1", port: int = 5037) -> Any:
+    """The adb server at host:port (adbutils client; starts nothing)."""
+    import adbutils
+
+    return adbutils.AdbClient(host=host, port=port)
+
+
+def attached(adb: Any) -> list[Attached]:
+    """Every phone the adb server knows, in any state (`adb devices`)."""
+    try:
+        return [Attached(serial=d.serial, state=d.state) for d in adb.list()]
+    except Exception as exc:  # adbutils raises its own errors and OSError when no server is up
+        raise DeviceError(f"cannot reach the adb server ({exc}); start it with: adb start-server") from exc
+
+
+def device(adb: Any, serial: str) -> Any:
+    states = {a.serial: a.state for a in attached(adb)}
+    if serial not in states:
+        raise DeviceNotReadyError(f"phone {serial} is not attached; check the cable and run: adb devices")
+    if states[serial] != "device":
+        hint = "accept the USB debugging prompt on the phone" if states[serial] == "unauthorized" else "reconnect it"
+        raise DeviceNotReadyError(f"phone {serial} is {states[serial]}; {hint}, then run: adb devices")
+    return adb.device(serial=serial)
+
+
+def shell(dev: Any, command: str, timeout_s: float = 30.0) -> tuple[int, str]:
+    """Run `command` in the phone's shell; return (exit code, stdout + stderr)."""
+    import adbutils
+
+    try:
+        result = dev.shell2(command, timeout=timeout_s, v2=True)
+    except adbutils.AdbTimeout as exc:
+        raise DeviceError(f"phone {dev.serial} did not answer `{command[:60]}` in {timeout_s:.0f} s; "
+                          "unplug and replug it, then run: adb devices") from exc
+    except (adbutils.AdbError, OSError) as exc:
+        raise DeviceError(f"lost phone {dev.serial} during `{command[:60]}` ({exc}); reconnect it, "
+                          "then resume the run with --resume") from exc
+    return int(result.returncode), str(result.output)
+
+
+def getprops(dev: Any) -> dict[str, str]:
+    """All system properties (`getprop`, lines like `[ro.product.model]: [Pixel 7]`)."""
+    _, text = shell(dev, "getprop")
+    return {m.group(1): m.group(2) for line in text.splitlines() if (m := _PROP.match(line.strip()))}
+
+
+def remote_sha256(dev: Any, paths: list[str]) -> dict[str, str]:
+    """sha256 of each existing file on the phone (`sha256sum`, toybox has it since Android 6)."""
+    if not paths:
+        return {}
+    _, text = shell(dev, "sha256sum " + " ".join(shlex.quote(p) for p in paths) + " 2>/dev/null", timeout_s=120)
+    found = {}
+    for line in text.splitlines():
+        digest, _, name = line.strip().partition("  ")
+        if len(digest) == 64 and name:
+            found[name] = digest
+    return found
+
+
+def free_bytes(dev: Any, folder: str) -> int | None:
+    """Free space where `folder` lives (`df -k`), None when the phone does not say."""
+    _, text = shell(dev, f"df -k {shlex.quote(folder)}")
+    lines = [line.split() for line in text.splitlines()[1:] if line.split()]
+    try:
+        return int(lines[-1][3]) * 1024
+    except (IndexError, ValueError):
+        return None
+
+
+def push_if_changed(dev: Any, pairs: list[tuple[Path, str, str]], *, mode: int = 0o644) -> int:
+    """Push each (local file, its sha256, remote path) whose copy on the phone differs; return bytes moved."""
+    import adbutils
+
+    remote = remote_sha256(dev, [r for _, _, r in pairs])
+    todo = [(local, digest, path) for local, digest, path in pairs if remote.get(path) != digest]
+    if not todo:
+        return 0
+    need = sum(local.stat().st_size for local, _, _ in todo)
+    folder = str(Path(todo[0][2]).parent)
+    shell(dev, "mkdir -p " + " ".join(sorted({shlex.quote(str(Path(p).parent)) for _, _, p in todo})))
+    free = free_bytes(dev, folder)
+    if free is not None and free < need:
+        raise DeviceError(f"phone {dev.serial} has {free / 1e6:.0f} MB free in {folder}, {need / 1e6:.0f} MB needed; "
+                          "free space, or run: python -m bench devices clean")
+    moved = 0
+    for local, digest, path in todo:
+        try:
+            dev.sync.push(local, path, mode=mode)
+        except (adbutils.AdbError, OSError) as exc:
+            raise DeviceError(f"push of {local.name} to {dev.serial} failed ({exc}); check the cable and free "
+                              "space, then resume the run with --resume") from exc
+        moved += local.stat().st_size
+        log.debug("pushed %s -> %s (%s)", local, path, digest[:12])
+    return moved

@@ -1,0 +1,100 @@
+"""The Android backend against simulated phones, through the real adb server."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.devices.android import adb
+from bench.devices.android.backend import REMOTE_ROOT, AndroidDevice, remote_model_path
+from bench.devices.android.sim.lab import AdbServer, SimLab
+from bench.devices.android.sim.profiles import set_free_bytes, set_temperature
+from bench.devices.base import ModelJob, RunSettings
+from bench.errors import DeviceError, DeviceNotReadyError
+from bench.fileio import sha256_file
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def phones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimLab, object, Path]]:
+    port = _free_port()
+    root = tmp_path_factory.mktemp("android")
+    tool = root / "benchmark_model"  # the simulated phones' x86_64 tool
+    tool.write_text(f"#!/bin/sh\nexec {sys.executable} -m bench.engines.benchmark_model_compat \"$@\"\n")
+    tool.chmod(0o755)
+    with AdbServer(port), SimLab(root, count=2) as lab:
+        lab.connect(port)
+        yield lab, adb.client(port=port), tool
+
+
+def _phone(phones: tuple[SimLab, object, Path], number: int = 0) -> AndroidDevice:
+    lab, client, tool = phones
+    return AndroidDevice(alias=f"sim{number}", serial=lab.running[number].serial, adb_client=client, tool=tool)
+
+
+def _job(model: Path) -> ModelJob:
+    return ModelJob(job_id="sim/tiny/fp32/xnnpack/t1", model_path=model, model_sha256=sha256_file(model),
+                    accelerator="xnnpack", threads=1, input_shape=(1, 16, 16, 3),
+                    settings=RunSettings(num_runs=5, min_secs=0, max_secs=10, warmup_runs=1, warmup_min_secs=0))
+
+
+def test_describe_reads_the_phone_and_says_it_is_simulated(phones: tuple[SimLab, object, Path]) -> None:
+    info = _phone(phones).describe()
+    assert (info.model, info.abi, info.cores, info.simulated) == ("bench-sim Simulated Phone", "x86_64", 4, True)
+    assert info.os == "Android 14 (SDK 34)" and info.build and info.build.startswith("bench/sim")
+
+
+def test_snapshot_reads_battery_thermal_clocks_and_screen(phones: tuple[SimLab, object, Path]) -> None:
+    lab = phones[0]
+    set_temperature(lab.phones[1].root, 47.5)
+    state = _phone(phones, 1).snapshot()
+    assert state.temperatures_c["cpu-thermal"] == 47.5 and state.temperatures_c["CPU (thermalservice)"] == 47.5
+    assert state.thermal_status == "light" and state.battery_percent == 87 and state.charging is True
+    assert state.governor == "schedutil" and state.cpu_freq_khz["cpu3"] == 2400000 and state.screen_on is True
+    set_temperature(lab.phones[1].root, 36.0)
+
+
+def test_a_second_prepare_pushes_nothing_and_a_changed_file_is_pushed_again(
+    phones: tuple[SimLab, object, Path], tiny_tflite: Path
+) -> None:
+    lab = phones[0]
+    phone = _phone(phones)
+    job = _job(tiny_tflite)
+    phone.prepare(job)
+    first = phone.pushed_bytes
+    assert first == tiny_tflite.stat().st_size + phones[2].stat().st_size
+    phone.prepare(job)
+    assert phone.pushed_bytes == first  # same bytes on the phone: nothing moved
+    on_phone = lab.phones[0].root / remote_model_path(job.model_sha256).lstrip("/")
+    on_phone.write_bytes(b"corrupted on the phone")
+    phone.prepare(job)
+    assert phone.pushed_bytes == first + tiny_tflite.stat().st_size
+    assert on_phone.read_bytes() == tiny_tflite.read_bytes()
+    assert (lab.phones[0].root / REMOTE_ROOT.lstrip("/") / "benchmark_model").stat().st_mode & 0o111
+
+
+def test_a_full_phone_is_refused_before_pushing(phones: tuple[SimLab, object, Path], tmp_path: Path) -> None:
+    lab = phones[0]
+    model = tmp_path / "big.tflite"
+    model.write_bytes(b"\0" * 300_000)
+    set_free_bytes(lab.phones[1].root, 100_000)
+    try:
+        with pytest.raises(DeviceError, match="MB free in /data/local/tmp/bench/models"):
+            _phone(phones, 1).prepare(_job(model))
+    finally:
+        (lab.phones[1].root / ".sim/free_kb").unlink()
+
+
+def test_a_phone_that_is_not_attached_is_not_ready(phones: tuple[SimLab, object, Path]) -> None:
+    phone = AndroidDevice(alias="gone", serial="127.0.0.1:1", adb_client=phones[1], tool=phones[2])
+    with pytest.raises(DeviceNotReadyError, match="not attached"):
+        phone.describe()
