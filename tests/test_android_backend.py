@@ -98,3 +98,78 @@ def test_a_phone_that_is_not_attached_is_not_ready(phones: tuple[SimLab, object,
     phone = AndroidDevice(alias="gone", serial="127.0.0.1:1", adb_client=phones[1], tool=phones[2])
     with pytest.raises(DeviceNotReadyError, match="not attached"):
         phone.describe()
+
+
+def test_a_run_on_the_phone_gives_the_tools_numbers_memory_and_delegates(
+    phones: tuple[SimLab, object, Path], tiny_tflite: Path
+) -> None:
+    phone = _phone(phones)
+    job = _job(tiny_tflite)
+    phone.prepare(job)
+    raw = phone.execute(job).raw
+    assert raw.engine == "benchmark_model" and raw.latencies_ms == ()  # the tool prints no per-run list
+    assert raw.summary_ms is not None and raw.summary_ms["count"] == 5 and raw.summary_ms["avg"] > 0
+    assert raw.init_ms is not None and raw.first_inference_ms is not None
+    assert raw.tool_memory_overall_delta_mb is not None and raw.tool_memory_overall_delta_mb >= 0
+    assert raw.accelerator_used == "xnnpack" and raw.input_shape == (1, 16, 16, 3)
+    assert "Inference timings in us" in raw.raw_output and "@@pid" not in raw.raw_output
+
+
+def test_gpu_on_a_phone_without_it_is_marked_as_a_cpu_fallback(
+    phones: tuple[SimLab, object, Path], tiny_tflite: Path
+) -> None:
+    from dataclasses import replace
+
+    phone = _phone(phones)
+    job = replace(_job(tiny_tflite), accelerator="gpu")
+    phone.prepare(job)
+    raw = phone.execute(job).raw
+    assert raw.accelerator_used == "cpu (fallback from gpu)"
+    assert {"name": "GPU", "status": "failed", "nodes_delegated": None, "nodes_total": None,
+            "partitions": None} in raw.delegates
+
+
+def test_memory_is_sampled_from_proc_while_the_tool_runs(phones: tuple[SimLab, object, Path],
+                                                         tiny_tflite: Path) -> None:
+    from dataclasses import replace
+
+    phone = _phone(phones, 1)
+    job = _job(tiny_tflite)
+    job = replace(job, settings=replace(job.settings, min_secs=2.0))  # long enough for a few samples
+    phone.prepare(job)
+    raw = phone.execute(job).raw
+    assert raw.peak_rss_mb is not None and raw.peak_rss_mb > 10  # a Python process running LiteRT
+
+
+def test_a_hung_phone_is_killed_by_our_watchdog(phones: tuple[SimLab, object, Path], tiny_tflite: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from bench.devices.android import backend
+    from bench.errors import ToolFailedError
+
+    lab = phones[0]
+    monkeypatch.setattr(backend, "_WATCHDOG_MARGIN_S", 2.0)
+    phone = _phone(phones, 1)
+    job = _job(tiny_tflite)
+    job = replace(job, settings=replace(job.settings, max_secs=0.5))
+    phone.prepare(job)
+    lab.phones[1].faults.hang_on_command = "benchmark_model --graph"
+    try:
+        with pytest.raises(ToolFailedError, match="said nothing for 3 s and was killed"):
+            phone.execute(job)
+    finally:
+        lab.phones[1].faults.hang_on_command = None
+
+
+def test_a_model_the_tool_cannot_load_fails_with_its_reason(phones: tuple[SimLab, object, Path],
+                                                            tmp_path: Path) -> None:
+    from bench.errors import ToolFailedError
+
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"this is not a flatbuffer")
+    phone = _phone(phones)
+    job = _job(bad)
+    phone.prepare(job)
+    with pytest.raises(ToolFailedError, match="benchmark_model failed: "):
+        phone.execute(job)

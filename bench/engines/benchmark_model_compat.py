@@ -116,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     init_us = (time.perf_counter() - init_start) * 1e6
     init_mb = peak_rss_mb()
+    # Said here rather than left to LiteRT's own log, which TF_CPP_MIN_LOG_LEVEL may silence: a DELEGATE
+    # node in the graph is the proof that XNNPACK took part of it (how much, LiteRT's Python API does not say).
+    if any(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details()):
+        _say("Created TensorFlow Lite XNNPACK delegate for CPU.")
     _say(f"The input model file size (MB): {os.path.getsize(args.graph) / 1e6:g}")
     _say(f"Initialized session in {init_us / 1000:g}ms.")
     rng = np.random.default_rng(0)

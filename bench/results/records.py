@@ -95,9 +95,17 @@ class RawRun:
     # The tool's own statistics of the timed runs, for tools that print no per-run list
     # (benchmark_model): count, avg, std, min, max and, where printed, first, p5, median, p95 (ms).
     summary_ms: dict[str, float] | None = None
+    # benchmark_model's own memory lines: growth of its peak RSS from the tool's start (MB)
+    tool_memory_init_delta_mb: float | None = None
+    tool_memory_overall_delta_mb: float | None = None
+    # delegates as the tool reported them: name, status (full/partial/none/failed), nodes, partitions
+    delegates: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"summary_ms": self.summary_ms, "engine": self.engine, "engine_version": self.engine_version,
+        return {"summary_ms": self.summary_ms, "tool_memory_init_delta_mb": self.tool_memory_init_delta_mb,
+                "tool_memory_overall_delta_mb": self.tool_memory_overall_delta_mb,
+                "delegates": [dict(d) for d in self.delegates], "engine": self.engine,
+                "engine_version": self.engine_version,
                 "init_ms": self.init_ms,
                 "first_inference_ms": self.first_inference_ms, "warmup_ms": list(self.warmup_ms),
                 "latencies_ms": list(self.latencies_ms), "peak_rss_after_init_mb": self.peak_rss_after_init_mb,
@@ -112,7 +120,10 @@ class RawRun:
                    latencies_ms=tuple(data["latencies_ms"]), peak_rss_after_init_mb=data.get("peak_rss_after_init_mb"),
                    peak_rss_mb=data.get("peak_rss_mb"), model_size_bytes=int(data["model_size_bytes"]),
                    input_shape=tuple(data["input_shape"]), accelerator_used=data["accelerator_used"],
-                   raw_output=data.get("raw_output", ""), summary_ms=data.get("summary_ms"))
+                   raw_output=data.get("raw_output", ""), summary_ms=data.get("summary_ms"),
+                   tool_memory_init_delta_mb=data.get("tool_memory_init_delta_mb"),
+                   tool_memory_overall_delta_mb=data.get("tool_memory_overall_delta_mb"),
+                   delegates=tuple(data.get("delegates") or ()))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

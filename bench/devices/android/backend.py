@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.devices.android import adb
+from bench.devices.android.run_tool import command_line, run_tool
 from bench.devices.android.state import COMMAND as STATE_COMMAND
 from bench.devices.android.state import parse_state
-from bench.devices.base import ModelJob
-from bench.errors import DeviceError
+from bench.devices.android.tool_result import raw_run
+from bench.devices.base import AccuracyInputs, Execution, ModelJob
+from bench.errors import DeviceError, ToolFailedError
 from bench.fileio import sha256_file
 from bench.results.records import DeviceInfo, DeviceState, Platform
 
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 REMOTE_ROOT = "/data/local/tmp/bench"
 SIMULATED_MANUFACTURER = "bench-sim"
+_WATCHDOG_MARGIN_S = 60.0  # loading, delegate compilation and output, past 2 x max_secs of runs
 
 
 def remote_model_path(sha256: str) -> str:
@@ -80,6 +83,47 @@ class AndroidDevice:
         moved += adb.push_if_changed(self.device, pairs[1:], mode=0o755)
         self.pushed_bytes += moved
         log.info("%s: pushed %d bytes for %s", self.serial, moved, job.job_id)
+
+    def big_core_mask(self) -> str | None:
+        """taskset mask of the fastest cores (highest cpuinfo_max_freq), e.g. `f0`; None if unreadable."""
+        _, text = adb.shell(self.device, "for c in /sys/devices/system/cpu/cpu[0-9]*; do "
+                                         "echo \"${c##*cpu} $(cat $c/cpufreq/cpuinfo_max_freq)\"; done")
+        speeds = {}
+        for line in text.splitlines():
+            number, _, khz = line.strip().partition(" ")
+            if number.isdigit() and khz.isdigit():
+                speeds[int(number)] = int(khz)
+        if not speeds:
+            return None
+        fastest = max(speeds.values())
+        return format(sum(1 << cpu for cpu, khz in speeds.items() if khz == fastest), "x")
+
+    def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
+        """Run benchmark_model on the phone: timing, the tool's memory lines, sampled VmHWM, delegates."""
+        if accuracy is not None:
+            raise DeviceError("accuracy on Android phones is not built yet; measure accuracy with --device local, "
+                              "or drop --imagenet for this device")
+        assert self.tool is not None  # prepare() checked it
+        s = job.settings
+        flags = {"graph": remote_model_path(job.model_sha256), "num_threads": str(job.threads),
+                 "num_runs": str(s.num_runs), "warmup_runs": str(s.warmup_runs), "min_secs": str(s.min_secs),
+                 "max_secs": str(s.max_secs), "warmup_min_secs": str(s.warmup_min_secs),
+                 "use_xnnpack": str(job.accelerator == "xnnpack").lower()}
+        if job.accelerator == "gpu":
+            flags["use_gpu"] = "true"
+        if job.accelerator == "nnapi":
+            flags["use_nnapi"] = "true"
+        if job.input_shape:
+            flags["input_layer_shape"] = ",".join(str(d) for d in job.input_shape)
+        flags["report_peak_memory_footprint"] = "true"
+        line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, self.big_core_mask())
+        run = run_tool(self.device, line, timeout_s=2 * s.max_secs + _WATCHDOG_MARGIN_S)
+        raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,
+                      input_shape=job.input_shape or (), tool_sha256=sha256_file(self.tool),
+                      sampled_vmhwm_mb=run.sampled_vmhwm_mb)
+        if run.exit_code not in (0, None):
+            raise ToolFailedError(f"benchmark_model exited with {run.exit_code} on {self.serial}")
+        return Execution(raw=raw)
 
     def cleanup(self) -> None:
         """Remove everything bench put on the phone."""

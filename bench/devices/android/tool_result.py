@@ -1,0 +1,56 @@
+"""benchmark_model's output on a phone -> the RawRun every backend returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.engines.tool_output import ToolReport, parse_tool_output
+from bench.errors import ResultFormatError, ToolFailedError
+from bench.results.records import RawRun
+
+# the delegate that carries each accelerator, as benchmark_model names it
+DELEGATE_OF = {"gpu": "GPU", "nnapi": "NNAPI", "xnnpack": "XNNPACK"}
+
+
+def accelerator_used(requested: str, report: ToolReport) -> str:
+    """What really ran the graph: the requested delegate if it took nodes, else `cpu (fallback from X)`."""
+    wanted = DELEGATE_OF.get(requested)
+    if wanted is None:  # "none": the plain CPU kernels were asked for
+        return requested
+    for delegate in report.delegates:
+        if delegate.name == wanted and delegate.status in ("full", "partial"):
+            return requested if delegate.status == "full" else f"{requested} (partial)"
+        if delegate.name == wanted and delegate.status == "created" and requested == "xnnpack":
+            return requested  # XNNPACK applies itself without a coverage line on many builds
+    return f"cpu (fallback from {requested})"
+
+
+def raw_run(output: str, *, requested: str, model_size_bytes: int, input_shape: tuple[int, ...],
+            tool_sha256: str, sampled_vmhwm_mb: float | None) -> RawRun:
+    """Parse a run's output; raise ToolFailedError with the tool's own reason when it failed."""
+    try:
+        report = parse_tool_output(output)
+    except ResultFormatError as exc:
+        tail = output.strip().splitlines()[-1:] or ["no output"]
+        raise ToolFailedError(f"benchmark_model gave no result ({tail[0][:120]}); see the raw output with -v") from exc
+    if report.status != "ok" or report.inference is None or report.inference.avg_ms is None:
+        raise ToolFailedError(f"benchmark_model failed: {report.error or 'no timed runs in its output'}")
+    stats = report.inference
+    summary: dict[str, Any] = {k: v for k, v in (("count", stats.count), ("avg", stats.avg_ms), ("std", stats.std_ms),
+                                                  ("min", stats.min_ms), ("max", stats.max_ms),
+                                                  ("first", stats.first_ms), ("p5", stats.p5_ms),
+                                                  ("median", stats.median_ms), ("p95", stats.p95_ms))
+                               if v is not None}
+    if report.warmup is not None:  # the tool prints warm-up statistics, not the runs
+        summary["warmup_count"] = report.warmup.count
+        if report.warmup.avg_ms is not None:
+            summary["warmup_avg"] = report.warmup.avg_ms
+    return RawRun(
+        engine="benchmark_model", engine_version=f"sha256:{tool_sha256[:16]}", init_ms=report.init_ms,
+        first_inference_ms=report.first_inference_ms, warmup_ms=(), latencies_ms=(), summary_ms=summary,
+        peak_rss_after_init_mb=None, peak_rss_mb=sampled_vmhwm_mb, model_size_bytes=model_size_bytes,
+        input_shape=input_shape, accelerator_used=accelerator_used(requested, report),
+        raw_output=output, tool_memory_init_delta_mb=report.memory_init_mb,
+        tool_memory_overall_delta_mb=report.memory_overall_mb,
+        delegates=tuple(d.to_dict() for d in report.delegates),
+    )
