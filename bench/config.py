@@ -12,6 +12,7 @@
     max_secs = 150.0
     warmup_runs = 1
     warmup_min_secs = 0.5
+    benchmark_model = "tools/benchmark_model"   # for phones: the tool built for their ABI
 
     [dataset]
     imagenet = "/data/imagenet/val"        # or BENCH_IMAGENET; none = accuracy not measured
@@ -51,6 +52,7 @@ class RunConfig:
     max_secs: float = 150.0
     warmup_runs: int = 1
     warmup_min_secs: float = 0.5
+    benchmark_model: str | None = None  # host copy of the phones' benchmark_model (else the inventory's)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -49,7 +50,8 @@ def _job(model: Path) -> ModelJob:
 
 def test_describe_reads_the_phone_and_says_it_is_simulated(phones: tuple[SimLab, object, Path]) -> None:
     info = _phone(phones).describe()
-    assert (info.model, info.abi, info.cores, info.simulated) == ("bench-sim Simulated Phone", "x86_64", 4, True)
+    cores = min(4, os.cpu_count() or 1)  # never more than the host has
+    assert (info.model, info.abi, info.cores, info.simulated) == ("bench-sim Simulated Phone", "x86_64", cores, True)
     assert info.os == "Android 14 (SDK 34)" and info.build and info.build.startswith("bench/sim")
 
 
@@ -59,7 +61,7 @@ def test_snapshot_reads_battery_thermal_clocks_and_screen(phones: tuple[SimLab, 
     state = _phone(phones, 1).snapshot()
     assert state.temperatures_c["cpu-thermal"] == 47.5 and state.temperatures_c["CPU (thermalservice)"] == 47.5
     assert state.thermal_status == "light" and state.battery_percent == 87 and state.charging is True
-    assert state.governor == "schedutil" and state.cpu_freq_khz["cpu3"] == 2400000 and state.screen_on is True
+    assert state.governor == "schedutil" and max(state.cpu_freq_khz.values()) == 2400000 and state.screen_on is True
     set_temperature(lab.phones[1].root, 36.0)
 
 

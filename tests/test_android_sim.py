@@ -62,7 +62,7 @@ def test_the_profile_answers_like_a_phone(lab: tuple[SimLab, adbutils.AdbClient]
     assert device.shell("cat /sys/class/thermal/thermal_zone0/temp").strip() == "36000"
     assert "level: 87" in device.shell("dumpsys battery")
     assert "Thermal Status: 0" in device.shell("dumpsys thermalservice")
-    assert device.shell("cat /sys/devices/system/cpu/cpu3/cpufreq/cpuinfo_max_freq").strip() == "2400000"
+    assert device.shell("cat /sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").strip() in ("1800000", "2400000")
 
 
 @pytest.fixture

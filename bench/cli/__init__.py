@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import datasets, models, parse, run, site
+    from bench.cli import datasets, models, parse, run, sim, site
 
     parser = argparse.ArgumentParser(
         prog="bench",
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.register(subparsers)
     site.register(subparsers)
     parse.register(subparsers)
+    sim.register(subparsers)
     return parser
 
 

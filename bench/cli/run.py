@@ -48,6 +48,8 @@ def register(subparsers: Any) -> None:
                              ("--max-secs", float, "never more than (150)"), ("--warmup-runs", int, "(1)"),
                              ("--warmup-min-secs", float, "(0.5)"), ("--prune-budget-s", float, "(600)")):
         run.add_argument(flag, type=kind, default=None, help=what)
+    run.add_argument("--benchmark-model", dest="benchmark_model", default=None, metavar="PATH",
+                     help="benchmark_model built for the phone's ABI (else the inventory's)")
     run.add_argument("--resume", default=None, metavar="RUN_ID", help="finish only the jobs RUN_ID lacks")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     store_arg(run)
@@ -91,6 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         threads=args.threads, dynamic_sizes=args.dynamic_sizes, imagenet=args.imagenet, images=args.images,
         subset=args.subset, num_runs=args.num_runs, min_secs=args.min_secs, max_secs=args.max_secs,
         warmup_runs=args.warmup_runs, warmup_min_secs=args.warmup_min_secs, prune_budget_s=args.prune_budget_s,
+        benchmark_model=args.benchmark_model,
     )
 
     def progress(result: Any, position: int, total: int) -> None:
@@ -143,7 +146,8 @@ def _print_table(run_id: str, device: Any, results: list[Any], accuracy_measured
 
     for model in dict.fromkeys(r.model for r in results):
         rows = comparison_rows([r for r in results if r.model == model])
-        title = f"{model} on {device.model} ({device.soc or device.id}) - run {run_id}"
+        simulated = " (simulated)" if device.simulated else ""
+        title = f"{model} on {device.model}{simulated} ({device.soc or device.id}) - run {run_id}"
         print(render(rows, fmt, title=title, accuracy_measured=accuracy_measured), end="")
 
 

@@ -132,11 +132,12 @@ def execute_run(
     if resume:
         record = store.run(resume)
         run_id, config = record.run_id, config_from_dict(record.config)
-        device = open_device(record.plan[0]["device"] if record.plan else device_alias)
+        device = open_device(record.plan[0]["device"] if record.plan else device_alias,
+                             benchmark_model=_tool(config))
         info = device.describe()
         jobs = [Job.from_dict(j) for j in record.plan]
     else:
-        device = open_device(device_alias)
+        device = open_device(device_alias, benchmark_model=_tool(config))
         info = device.describe()
         jobs = plan_jobs(config, device_alias, info.cores, reserve_core=info.platform is Platform.LOCAL)
         run_id = new_run_id(device_alias)
@@ -148,6 +149,10 @@ def execute_run(
     built = _build(config, todo, cache_root) if todo else {}
     images = (eval_images(config.dataset.imagenet, config.dataset.images, config.dataset.subset, cache_root)
               if config.dataset.imagenet else None)
+    if images is not None and info.platform is not Platform.LOCAL:
+        log.warning("accuracy on %s phones is not built yet: this run measures timing and memory only; "
+                    "measure accuracy with --device local", info.platform.value)
+        images = None
     references = _stored_references(store.job_results(run_id), images) if images else {}
     settings = RunSettings(num_runs=config.run.num_runs, min_secs=config.run.min_secs, max_secs=config.run.max_secs,
                            warmup_runs=config.run.warmup_runs, warmup_min_secs=config.run.warmup_min_secs)
@@ -168,6 +173,10 @@ def execute_run(
     order = {job.job_id: i for i, job in enumerate(jobs)}
     results = sorted(store.job_results(run_id), key=lambda r: order.get(r.job_id, len(order)))
     return RunOutcome(run_id=run_id, device=info, results=results, accuracy_measured=images is not None)
+
+
+def _tool(config: Config) -> Path | None:
+    return Path(config.run.benchmark_model).expanduser() if config.run.benchmark_model else None
 
 
 def _stored_references(results: list[JobResult], images: EvalImages | None) -> References:

@@ -6,6 +6,7 @@ adbutils types stay in this package: callers get strings, dicts and numbers.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shlex
 from dataclasses import dataclass
@@ -25,11 +26,11 @@ class Attached:
     state: str  # device | unauthorized | offline | ...
 
 
-def client(host: str = "127.0.0.1", port: int = 5037) -> Any:
-    """The adb server at host:port (adbutils client; starts nothing)."""
+def client(host: str = "127.0.0.1", port: int | None = None) -> Any:
+    """The adb server at host:port, by default the one `adb` itself uses (ANDROID_ADB_SERVER_PORT or 5037)."""
     import adbutils
 
-    return adbutils.AdbClient(host=host, port=port)
+    return adbutils.AdbClient(host=host, port=port or int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037")))
 
 
 def attached(adb: Any) -> list[Attached]:

@@ -6,6 +6,7 @@ A simulated phone is an x86_64 "phone" that runs on this host: its profile says 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PROFILES: dict[str, dict[str, str]] = {
@@ -18,7 +19,8 @@ PROFILES: dict[str, dict[str, str]] = {
     },
 }
 
-_CPU_MAX_KHZ = (1800000, 1800000, 2400000, 2400000)
+# little and big cores; a simulated phone has no more CPUs than the host that runs it
+_CPU_MAX_KHZ = (1800000, 1800000, 2400000, 2400000)[-max(1, min(4, os.cpu_count() or 1)):]
 
 _GETPROP = """#!/bin/sh
 props="$SIM_ROOT/.sim/props"

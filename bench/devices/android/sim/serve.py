@@ -1,0 +1,68 @@
+"""The process behind `bench sim start`: simulated phones, attached to the adb server, until stopped.
+
+    python -m bench.devices.android.sim.serve --folder DIR --count 2 [--profile default]
+
+It writes, in DIR: `sims.toml` (an inventory: aliases sim1..simN, their serials, and the tool they
+run, so `bench run --device sim1` works), `state.json` (its pid and the phones), `benchmark_model`
+(the x86_64 tool: a script running `bench-benchmark-model` with this Python) and the phones'
+sandboxes. On SIGTERM it disconnects the phones and removes `sims.toml` and `state.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from bench.devices.android.sim.lab import SimLab, adb_binary
+
+
+def tool_script(folder: Path) -> Path:
+    script = folder / "benchmark_model"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} -m bench.engines.benchmark_model_compat \"$@\"\n")
+    script.chmod(0o755)
+    return script
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.devices.android.sim.serve")
+    parser.add_argument("--folder", type=Path, required=True)
+    parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--profile", default="default")
+    args = parser.parse_args(argv)
+    folder: Path = args.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    port = os.environ.get("ANDROID_ADB_SERVER_PORT", "5037")
+    subprocess.run([adb_binary(), "-P", port, "start-server"], capture_output=True, timeout=60, check=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with SimLab(folder / "phones", count=args.count, profile=args.profile) as lab:
+        lab.connect(int(port))
+        tool = tool_script(folder)
+        inventory = "".join(
+            f'[[device]]\nalias = "sim{n}"\nplatform = "android"\nserial = "{r.serial}"\n'
+            f'tags = ["simulated"]\naccelerators = ["xnnpack", "none", "gpu", "nnapi"]\n'
+            f'benchmark_model = "{tool.name}"\n\n'
+            for n, r in enumerate(lab.running, start=1))
+        (folder / "sims.toml").write_text("# written by `bench sim start`; removed by `bench sim stop`\n" + inventory)
+        state = {"pid": os.getpid(), "adb_port": int(port), "profile": args.profile,
+                 "phones": [{"alias": f"sim{n}", "serial": r.serial, "root": str(r.phone.root)}
+                            for n, r in enumerate(lab.running, start=1)]}
+        (folder / "state.json").write_text(json.dumps(state, indent=2))
+        print(json.dumps(state), flush=True)
+        stop.wait()
+        for running in lab.running:
+            subprocess.run([adb_binary(), "-P", port, "disconnect", running.serial], capture_output=True, timeout=30)
+    for name in ("sims.toml", "state.json"):
+        (folder / name).unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The lab inventory: `devices/*.toml` maps aliases to phones.
+
+    [[device]]
+    alias = "pixel"                 # what `--device` takes
+    platform = "android"
+    serial = "1A2B3C4D"             # or: model = "Pixel 7" (the attached phone whose model matches)
+    tags = ["flagship", "tensor"]
+    accelerators = ["xnnpack", "gpu", "nnapi"]
+    benchmark_model = "tools/benchmark_model-arm64"   # optional: the tool for this phone's ABI
+
+Paths in a file are relative to that file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigError
+
+PLATFORMS = ("android", "ios")
+_KEYS = {"alias", "platform", "serial", "model", "tags", "accelerators", "benchmark_model", "udid"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InventoryEntry:
+    alias: str
+    platform: str
+    serial: str | None = None
+    model: str | None = None
+    tags: tuple[str, ...] = ()
+    accelerators: tuple[str, ...] = ()
+    benchmark_model: Path | None = None
+    source: Path | None = None
+
+
+def _entry(raw: dict[str, Any], source: Path) -> InventoryEntry:
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {unknown} in a [[device]]; known: {sorted(_KEYS)}")
+    alias = raw.get("alias")
+    if not isinstance(alias, str) or not alias:
+        raise ConfigError(f"{source}: every [[device]] needs alias = \"name\"")
+    platform = raw.get("platform", "android")
+    if platform not in PLATFORMS:
+        raise ConfigError(f"{source}: device {alias!r} has platform {platform!r}; use one of {', '.join(PLATFORMS)}")
+    serial = raw.get("serial") or raw.get("udid")
+    if not serial and not raw.get("model"):
+        raise ConfigError(f"{source}: device {alias!r} needs serial = \"...\" (see `adb devices`) or model = \"...\"")
+    tool = raw.get("benchmark_model")
+    return InventoryEntry(alias=alias, platform=platform, serial=serial, model=raw.get("model"),
+                          tags=tuple(raw.get("tags", ())), accelerators=tuple(raw.get("accelerators", ())),
+                          benchmark_model=(source.parent / tool).resolve() if tool else None, source=source)
+
+
+def load_inventory(folders: list[Path]) -> dict[str, InventoryEntry]:
+    """Read every `*.toml` in `folders` (missing folders are skipped); aliases must be unique."""
+    entries: dict[str, InventoryEntry] = {}
+    for folder in folders:
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            try:
+                data = tomllib.loads(path.read_text())
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or move it out of {folder}") from exc
+            for raw in data.get("device", []):
+                entry = _entry(raw, path)
+                if entry.alias in entries:
+                    raise ConfigError(f"device alias {entry.alias!r} is defined in {entries[entry.alias].source} "
+                                      f"and {path}; rename one")
+                entries[entry.alias] = entry
+    return entries

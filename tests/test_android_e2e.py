@@ -1,0 +1,62 @@
+"""`bench sim start` then `bench run --device sim1`: the whole Android path, through the real adb server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.devices.android.sim.lab import adb_binary
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def sims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Path]:
+    port = _free_port()
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # no project devices/ folder: only the simulated phones' inventory
+    try:
+        assert main(["sim", "start", "--count", "2"]) == 0
+        assert "sim2: 127.0.0.1:" in capsys.readouterr().out
+        yield tmp_path
+    finally:
+        main(["sim", "stop"])
+        subprocess.run([adb_binary(), "-P", str(port), "kill-server"], capture_output=True, timeout=60)
+
+
+def test_run_on_two_simulated_phones_gives_the_table(sims: Path, tiny_tflite: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    for alias in ("sim1", "sim2"):
+        code = main(["run", "--device", alias, "--model", str(tiny_tflite), "--variants", "original",
+                     "--accelerators", "xnnpack,gpu", "--num-runs", "10", "--min-secs", "0", "--warmup-min-secs",
+                     "0", "--json"])
+        assert code in (0, 2)  # 2: flagged unstable, which a shared host may be
+        run = json.loads(capsys.readouterr().out)
+        assert run["device"]["platform"] == "android" and run["device"]["simulated"] is True
+        by_accelerator = {r["accelerator"]: r for r in run["results"]}
+        assert set(by_accelerator) == {"xnnpack", "gpu"} and all(r["status"] == "ok" for r in run["results"])
+        assert by_accelerator["xnnpack"]["latency_ms"]["mean"] > 0 and by_accelerator["xnnpack"]["fps"] > 0
+    assert main(["report", "latest"]) == 0
+    table = capsys.readouterr().out
+    assert "(simulated)" in table and "original" in table
+
+
+def test_sim_list_and_stop(sims: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "list", "--json"]) == 0
+    phones = json.loads(capsys.readouterr().out)
+    assert [p["alias"] for p in phones] == ["sim1", "sim2"]
+    assert main(["sim", "stop"]) == 0
+    assert main(["sim", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.split("\n", 1)[1]) == []
