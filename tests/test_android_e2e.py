@@ -60,3 +60,17 @@ def test_sim_list_and_stop(sims: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert main(["sim", "stop"]) == 0
     assert main(["sim", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1]) == []
+
+
+def test_devices_lists_the_host_and_the_simulated_phones(sims: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (sims / "devices").mkdir()
+    (sims / "devices" / "lab.toml").write_text('[[device]]\nalias = "pixel"\nplatform = "android"\n'
+                                               'serial = "NOT-PLUGGED-IN"\n')
+    assert main(["devices", "--json"]) == 0
+    rows = {r["alias"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["local"]["state"] == "online"
+    assert rows["sim1"]["state"] == "online" and rows["sim1"]["simulated"] is True
+    assert rows["sim2"]["battery_percent"] == 87 and rows["sim2"]["temperature_c"] == 36.0
+    assert rows["pixel"]["state"] == "absent"
+    assert main(["run", "--device", "pixel"]) == 1
+    assert "phone NOT-PLUGGED-IN is not attached" in capsys.readouterr().err

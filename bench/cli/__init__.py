@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import datasets, models, parse, run, sim, site
+    from bench.cli import datasets, devices, models, parse, run, sim, site
 
     parser = argparse.ArgumentParser(
         prog="bench",
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     site.register(subparsers)
     parse.register(subparsers)
     sim.register(subparsers)
+    devices.register(subparsers)
     return parser
 
 
