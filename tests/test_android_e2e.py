@@ -48,9 +48,10 @@ def test_run_on_two_simulated_phones_gives_the_table(sims: Path, tiny_tflite: Pa
         by_accelerator = {r["accelerator"]: r for r in run["results"]}
         assert set(by_accelerator) == {"xnnpack", "gpu"} and all(r["status"] == "ok" for r in run["results"])
         assert by_accelerator["xnnpack"]["latency_ms"]["mean"] > 0 and by_accelerator["xnnpack"]["fps"] > 0
+        assert by_accelerator["gpu"]["accelerator_used"] == "cpu (fallback from gpu)"  # no GPU on this host
     assert main(["report", "latest"]) == 0
     table = capsys.readouterr().out
-    assert "(simulated)" in table and "original" in table
+    assert "(simulated)" in table and "original" in table and "gpu -> cpu (fallback from gpu)" in table
 
 
 def test_sim_list_and_stop(sims: Path, capsys: pytest.CaptureFixture[str]) -> None:

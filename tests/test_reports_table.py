@@ -81,3 +81,14 @@ def test_a_summary_only_row_shows_what_the_tool_gave() -> None:
     assert rows[1].p50_ms is None and rows[1].speedup is None and rows[1].fps == pytest.approx(200.0)
     line = next(x for x in render(rows, "table").splitlines() if x.startswith("int8"))
     assert line.split()[6:9] == ["-", "-", "-"]  # p50, its CI, p90: not printed by the tool, not invented
+
+
+def test_an_accelerator_that_fell_back_to_cpu_says_so_in_its_row() -> None:
+    from dataclasses import replace
+
+    assert KNOWN[1].raw is not None
+    raw = replace(KNOWN[1].raw, accelerator_used="cpu (fallback from gpu)")
+    fell_back = replace(KNOWN[1], accelerator="gpu", raw=raw)
+    text = render(comparison_rows([KNOWN[0], fell_back]), "table")
+    assert "gpu -> cpu (fallback from gpu)" in text
+    assert "xnnpack -> " not in text  # the row that ran as asked shows just its accelerator

@@ -124,6 +124,7 @@ def run_json(outcome: Any) -> dict[str, Any]:
         lat, raw, acc = r.latency_ms, r.raw, r.accuracy
         results.append({
             "job_id": r.job_id, "model": r.model, "variant": r.variant, "accelerator": r.accelerator,
+            "accelerator_used": raw.accelerator_used if raw else None,
             "threads": r.threads, "status": r.status.value, "error": r.error,
             "model_size_bytes": raw.model_size_bytes if raw else None,
             "input_shape": list(raw.input_shape) if raw else None,

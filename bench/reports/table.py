@@ -26,6 +26,7 @@ class Row:
     model: str
     variant: str
     accelerator: str
+    accelerator_used: str | None  # what the engine says ran it: "cpu (fallback from gpu)" when a delegate failed
     threads: int
     status: str
     error: str | None
@@ -49,7 +50,8 @@ class Row:
 def _base_row(r: JobResult) -> dict[str, Any]:
     raw, lat, acc = r.raw, r.latency_ms, r.accuracy
     return {
-        "model": r.model, "variant": r.variant, "accelerator": r.accelerator, "threads": r.threads,
+        "model": r.model, "variant": r.variant, "accelerator": r.accelerator,
+        "accelerator_used": raw.accelerator_used if raw else None, "threads": r.threads,
         "status": r.status.value, "error": r.error,
         "model_size_bytes": raw.model_size_bytes if raw else None, "peak_rss_mb": raw.peak_rss_mb if raw else None,
         "init_ms": raw.init_ms if raw else None, "p50_ms": lat.p50 if lat else None, "p90_ms": lat.p90 if lat else None,
@@ -109,7 +111,9 @@ def cells(row: Row) -> dict[str, str]:
                 "size": f"FAILED: {row.error}"}
     ci = f"{row.ci95_p50_ms[0]:.2f}-{row.ci95_p50_ms[1]:.2f}" if row.ci95_p50_ms else "-"
     return {
-        "variant": row.variant + (" !" if row.warnings else ""), "accelerator": row.accelerator,
+        "variant": row.variant + (" !" if row.warnings else ""),
+        "accelerator": row.accelerator if row.accelerator_used in (None, row.accelerator)
+        else f"{row.accelerator} -> {row.accelerator_used}",
         "threads": str(row.threads),
         "size": _num(row.model_size_bytes / 1e6 if row.model_size_bytes else None, 2),
         "peak": _num(row.peak_rss_mb, 1), "init": _num(row.init_ms, 1), "p50": _num(row.p50_ms, 2), "ci": ci,
