@@ -53,6 +53,9 @@ class RunConfig:
     warmup_runs: int = 1
     warmup_min_secs: float = 0.5
     benchmark_model: str | None = None  # host copy of the phones' benchmark_model (else the inventory's)
+    # wait before each job until the CPU is cooler than this; None: 45 on phones, off on the host
+    cooldown_below_c: float | None = None
+    cooldown_timeout_s: float = 300.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -75,3 +75,21 @@ def test_devices_lists_the_host_and_the_simulated_phones(sims: Path, capsys: pyt
     assert rows["pixel"]["state"] == "absent"
     assert main(["run", "--device", "pixel"]) == 1
     assert "phone NOT-PLUGGED-IN is not attached" in capsys.readouterr().err
+
+
+def _phone_root(sims: Path, number: int) -> Path:
+    return sims / "data" / "sim" / "phones" / f"phone{number}"
+
+
+def test_a_hot_phone_is_waited_for_and_the_result_says_it_never_cooled(
+    sims: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.devices.android.sim.profiles import set_temperature
+
+    set_temperature(_phone_root(sims, 1), 60.0)
+    code = main(["run", "--device", "sim1", "--model", str(tiny_tflite), "--variants", "original", "--num-runs", "10",
+                 "--min-secs", "0", "--warmup-min-secs", "0", "--cooldown-timeout-s", "1", "--json"])
+    assert code == 2  # measured, but flagged: it never cooled
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["status"] == "ok"
+    assert any("still at 60.0 °C after waiting" in w for w in result["warnings"])

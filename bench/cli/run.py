@@ -46,7 +46,9 @@ def register(subparsers: Any) -> None:
                      help="spread --images evenly over classes instead of the first N by name")
     for flag, kind, what in (("--num-runs", int, "timed runs (50)"), ("--min-secs", float, "at least (1)"),
                              ("--max-secs", float, "never more than (150)"), ("--warmup-runs", int, "(1)"),
-                             ("--warmup-min-secs", float, "(0.5)"), ("--prune-budget-s", float, "(600)")):
+                             ("--warmup-min-secs", float, "(0.5)"), ("--prune-budget-s", float, "(600)"),
+                             ("--cooldown-below-c", float, "wait before each job until the CPU is cooler (phones: 45)"),
+                             ("--cooldown-timeout-s", float, "give up waiting after (300)")):
         run.add_argument(flag, type=kind, default=None, help=what)
     run.add_argument("--benchmark-model", dest="benchmark_model", default=None, metavar="PATH",
                      help="benchmark_model built for the phone's ABI (else the inventory's)")
@@ -93,7 +95,8 @@ def _run(args: argparse.Namespace) -> int:
         threads=args.threads, dynamic_sizes=args.dynamic_sizes, imagenet=args.imagenet, images=args.images,
         subset=args.subset, num_runs=args.num_runs, min_secs=args.min_secs, max_secs=args.max_secs,
         warmup_runs=args.warmup_runs, warmup_min_secs=args.warmup_min_secs, prune_budget_s=args.prune_budget_s,
-        benchmark_model=args.benchmark_model,
+        benchmark_model=args.benchmark_model, cooldown_below_c=args.cooldown_below_c,
+        cooldown_timeout_s=args.cooldown_timeout_s,
     )
 
     def progress(result: Any, position: int, total: int) -> None:

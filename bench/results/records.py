@@ -169,6 +169,8 @@ class JobResult:
     accuracy: AccuracyResult | None = None
     state_before: DeviceState | None = None
     state_after: DeviceState | None = None
+    # the cool-down gate before the job: below_c, waited_s, start_temp_c, end_temp_c, reached
+    cooldown: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "model": self.model, "variant": self.variant,
@@ -177,7 +179,8 @@ class JobResult:
                 "latency_ms": self.latency_ms.to_dict() if self.latency_ms else None,
                 "warnings": list(self.warnings), "accuracy": self.accuracy.to_dict() if self.accuracy else None,
                 "state_before": self.state_before.to_dict() if self.state_before else None,
-                "state_after": self.state_after.to_dict() if self.state_after else None}
+                "state_after": self.state_after.to_dict() if self.state_after else None,
+                "cooldown": self.cooldown}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobResult:
@@ -189,4 +192,4 @@ class JobResult:
                    status=JobStatus(data["status"]), error=data.get("error"), raw=opt("raw", RawRun),
                    latency_ms=opt("latency_ms", LatencyStats), warnings=tuple(data.get("warnings") or ()),
                    accuracy=opt("accuracy", AccuracyResult), state_before=opt("state_before", DeviceState),
-                   state_after=opt("state_after", DeviceState))
+                   state_after=opt("state_after", DeviceState), cooldown=data.get("cooldown"))

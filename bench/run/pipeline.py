@@ -25,10 +25,11 @@ from bench.models.variants import parse_variant
 from bench.models.zoo import resolve_source
 from bench.plan import Job, plan_jobs
 from bench.progress import Bar
-from bench.results.records import DeviceInfo, JobResult, JobStatus, Platform
+from bench.results.records import DeviceInfo, DeviceState, JobResult, JobStatus, Platform
 from bench.results.stats import summarize
 from bench.results.store import Store
 from bench.run.accuracy import EvalImages, eval_images, first_choices, score
+from bench.run.cooldown import hottest_c, wait_until_cool
 from bench.run.devices import open_device
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def _build(config: Config, jobs: list[Job], cache_root: Path) -> dict[tuple[str,
 
 
 def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSettings, images: EvalImages | None,
-             references: References) -> JobResult:
+             references: References, gate: tuple[float, float] | None = None) -> JobResult:
     """Run one job; raise BenchError when it cannot be measured."""
     if built.error or built.manifest is None or built.path is None:
         raise BenchError(f"variant not built: {built.error}")
@@ -100,6 +101,11 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
         spec = manifest.preprocess.at_resolution(size) if size is not None else manifest.preprocess
         inputs, data = images.inputs(spec)
         prepare_s = time.monotonic() - started
+    cooldown = None
+    if gate is not None:
+        cooled = wait_until_cool(device, gate[0], gate[1])
+        cooldown = {"below_c": gate[0], "waited_s": round(cooled.waited_s, 1), "start_temp_c": cooled.start_temp_c,
+                    "end_temp_c": cooled.end_temp_c, "reached": cooled.reached}
     before = device.snapshot()
     device.prepare(model_job)
     execution = device.execute(model_job, inputs)
@@ -116,11 +122,19 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
             references[key] = first_choices(accuracy, data.names)
     after = device.snapshot()
     stats, warnings = summarize(raw.latencies_ms, raw.summary_ms)
+    heated = _heating_c(before, after)
+    if heated is not None and heated > HEATING_LIMIT_C:
+        warnings.append(f"the device heated by {heated:.1f} °C during the job: it may have throttled; "
+                        "add a cool-down (--cooldown-below-c) or fewer runs per job")
+    if cooldown is not None and not cooldown["reached"]:
+        warnings.append(f"the device was still at {cooldown['end_temp_c']:.1f} °C after waiting "
+                        f"{cooldown['waited_s']:.0f} s to cool below {cooldown['below_c']:.0f} °C: it may have been "
+                        "throttled; let it rest, or raise --cooldown-timeout-s")
     return JobResult(
         job_id=job.job_id, model=job.model, variant=job.variant if job.input_size is None else f"{job.variant}@{size}",
         model_sha256=manifest.sha256, accelerator=job.accelerator, threads=job.threads, status=JobStatus.OK,
         raw=raw, latency_ms=stats, warnings=tuple(warnings),
-        accuracy=accuracy, state_before=before, state_after=after,
+        accuracy=accuracy, state_before=before, state_after=after, cooldown=cooldown,
     )
 
 
@@ -160,7 +174,8 @@ def execute_run(
         for position, job in enumerate(todo, start=1):
             bar.describe(job.job_id + (" + accuracy" if images else ""))
             try:
-                result = _measure(job, device, built[(job.model, job.variant)], settings, images, references)
+                result = _measure(job, device, built[(job.model, job.variant)], settings, images, references,
+                                  _cooldown_gate(config, info))
             except BenchError as exc:
                 log.error("%s failed: %s", job.job_id, exc)
                 result = JobResult(job_id=job.job_id, model=job.model, variant=job.variant, model_sha256="",
@@ -173,6 +188,23 @@ def execute_run(
     order = {job.job_id: i for i, job in enumerate(jobs)}
     results = sorted(store.job_results(run_id), key=lambda r: order.get(r.job_id, len(order)))
     return RunOutcome(run_id=run_id, device=info, results=results, accuracy_measured=images is not None)
+
+
+PHONE_COOLDOWN_BELOW_C = 45.0
+HEATING_LIMIT_C = 5.0
+
+
+def _heating_c(before: DeviceState, after: DeviceState) -> float | None:
+    start, end = hottest_c(before), hottest_c(after)
+    return end - start if start is not None and end is not None else None
+
+
+def _cooldown_gate(config: Config, info: DeviceInfo) -> tuple[float, float] | None:
+    """(threshold °C, timeout s) before each job; phones by default, the host only when asked."""
+    below = config.run.cooldown_below_c
+    if below is None:
+        below = None if info.platform is Platform.LOCAL else PHONE_COOLDOWN_BELOW_C
+    return (below, config.run.cooldown_timeout_s) if below else None
 
 
 def _tool(config: Config) -> Path | None:

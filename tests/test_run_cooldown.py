@@ -1,0 +1,59 @@
+"""The cool-down gate waits for the phone, not for a fixed time, and says when it gave up."""
+
+from __future__ import annotations
+
+from bench.results.records import DeviceState
+from bench.run.cooldown import hottest_c, wait_until_cool
+
+
+class CoolingPhone:
+    """Cools 2 °C per snapshot from `start`; time is simulated."""
+
+    alias = "fake"
+
+    def __init__(self, start: float) -> None:
+        self.temp = start
+
+    def snapshot(self) -> DeviceState:
+        state = DeviceState(captured_at="now", temperatures_c={"cpu-thermal": self.temp, "battery": 30.0})
+        self.temp -= 2.0
+        return state
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_waits_until_below_the_threshold_and_records_how_long() -> None:
+    clock = Clock()
+    result = wait_until_cool(CoolingPhone(45.0), below_c=40.0, timeout_s=300, poll_s=5,  # type: ignore[arg-type]
+                             sleep=clock.sleep, clock=clock.time)
+    assert result.reached and result.start_temp_c == 45.0 and result.end_temp_c == 39.0
+    assert result.waited_s == 15.0  # 45 -> 43 -> 41 -> 39: three polls of 5 s
+
+
+def test_a_cool_phone_does_not_wait() -> None:
+    clock = Clock()
+    result = wait_until_cool(CoolingPhone(35.0), below_c=40.0, timeout_s=300,  # type: ignore[arg-type]
+                             sleep=clock.sleep, clock=clock.time)
+    assert result.reached and result.waited_s == 0.0
+
+
+def test_gives_up_at_the_timeout_and_says_it_did_not_cool() -> None:
+    clock = Clock()
+    result = wait_until_cool(CoolingPhone(80.0), below_c=40.0, timeout_s=12, poll_s=5,  # type: ignore[arg-type]
+                             sleep=clock.sleep, clock=clock.time)
+    assert not result.reached and result.waited_s == 12.0 and result.end_temp_c == 74.0
+
+
+def test_hottest_prefers_cpu_zones() -> None:
+    assert hottest_c(DeviceState(captured_at="x", temperatures_c={"cpu0": 40.0, "battery": 50.0})) == 40.0
+    assert hottest_c(DeviceState(captured_at="x", temperatures_c={"skin": 33.0})) == 33.0
+    assert hottest_c(DeviceState(captured_at="x")) is None
