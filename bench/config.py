@@ -56,6 +56,7 @@ class RunConfig:
     # wait before each job until the CPU is cooler than this; None: 45 on phones, off on the host
     cooldown_below_c: float | None = None
     cooldown_timeout_s: float = 300.0
+    watchdog_margin_s: float = 60.0  # a run is killed after 2 x max_secs + this
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -147,21 +147,19 @@ def test_a_hung_phone_is_killed_by_our_watchdog(phones: tuple[SimLab, object, Pa
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
-    from bench.devices.android import backend
     from bench.errors import ToolFailedError
 
     lab = phones[0]
-    monkeypatch.setattr(backend, "_WATCHDOG_MARGIN_S", 2.0)
     phone = _phone(phones, 1)
     job = _job(tiny_tflite)
-    job = replace(job, settings=replace(job.settings, max_secs=0.5))
+    job = replace(job, settings=replace(job.settings, max_secs=0.5, watchdog_margin_s=2.0))
     phone.prepare(job)
-    lab.phones[1].faults.hang_on_command = "benchmark_model --graph"
+    lab.phones[1].own_faults.hang_on_command = "benchmark_model --graph"
     try:
         with pytest.raises(ToolFailedError, match="said nothing for 3 s and was killed"):
             phone.execute(job)
     finally:
-        lab.phones[1].faults.hang_on_command = None
+        lab.phones[1].own_faults.hang_on_command = None
 
 
 def test_a_model_the_tool_cannot_load_fails_with_its_reason(phones: tuple[SimLab, object, Path],

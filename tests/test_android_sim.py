@@ -76,7 +76,7 @@ def one_phone(tmp_path: Path) -> Iterator[tuple[SimLab, adbutils.AdbDevice]]:
 def test_fault_slow_link_still_moves_every_byte(tmp_path: Path) -> None:
     port = _free_port()
     with AdbServer(port), SimLab(tmp_path, count=1) as lab:
-        lab.phones[0].faults.max_payload = 1024  # set before adb connects: it is part of the handshake
+        lab.phones[0].own_faults.max_payload = 1024  # set before adb connects: it is part of the handshake
         lab.connect(port)
         device = adbutils.AdbClient(host="127.0.0.1", port=port).device(serial=lab.running[0].serial)
         payload = b"x" * 100_000
@@ -87,7 +87,7 @@ def test_fault_slow_link_still_moves_every_byte(tmp_path: Path) -> None:
 
 def test_fault_full_disk_fails_the_push_with_the_phones_reason(one_phone: tuple[SimLab, adbutils.AdbDevice]) -> None:
     lab, device = one_phone
-    lab.phones[0].faults.disk_free_bytes = 1000
+    lab.phones[0].own_faults.disk_free_bytes = 1000
     with pytest.raises(adbutils.AdbError, match="FAIL"):  # adbutils drops the FAIL message's text
         device.sync.push(b"y" * 5000, "/data/local/tmp/big.bin")
     assert not (lab.phones[0].root / "data/local/tmp/big.bin").exists()
@@ -95,14 +95,14 @@ def test_fault_full_disk_fails_the_push_with_the_phones_reason(one_phone: tuple[
 
 def test_fault_hang_leaves_the_host_waiting_until_its_own_timeout(one_phone: tuple[SimLab, adbutils.AdbDevice]) -> None:
     lab, device = one_phone
-    lab.phones[0].faults.hang_on_command = "benchmark_model"
+    lab.phones[0].own_faults.hang_on_command = "benchmark_model"
     with pytest.raises(adbutils.AdbTimeout):
         device.shell("/data/local/tmp/bench/benchmark_model --graph=x", timeout=2)
 
 
 def test_fault_disconnect_during_push_and_during_a_command(one_phone: tuple[SimLab, adbutils.AdbDevice]) -> None:
     lab, device = one_phone
-    lab.phones[0].faults.disconnect_on_push_bytes = 10_000
+    lab.phones[0].own_faults.disconnect_on_push_bytes = 10_000
     with pytest.raises((adbutils.AdbError, ConnectionError, OSError)):
         device.sync.push(b"z" * 200_000, "/data/local/tmp/cut.bin")
     assert not (lab.phones[0].root / "data/local/tmp/cut.bin").exists()

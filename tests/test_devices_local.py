@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from bench.devices.base import AccuracyInputs, ModelJob, RunSettings
-from bench.devices.local import backend
 from bench.devices.local.backend import LocalDevice
 from bench.devices.local.launch import run_runner
 from bench.errors import DeviceError, ToolFailedError
@@ -95,11 +94,10 @@ def test_a_crashing_runner_is_a_tool_failure(tmp_path: Path) -> None:
 
 
 def test_a_hanging_runner_is_killed(tiny_tflite: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backend, "_WATCHDOG_MARGIN_S", 1.0)
     # no time cap (max_secs 0) and 60 s of runs: the runner outlives its 1 s watchdog
     job = ModelJob(job_id="x", model_path=tiny_tflite, model_sha256="", accelerator="xnnpack", threads=1,
-                   input_shape=None, settings=RunSettings(num_runs=50, min_secs=60.0, max_secs=0.0,
-                                                               warmup_runs=1, warmup_min_secs=0.0))
+                   input_shape=None, settings=RunSettings(num_runs=50, min_secs=60.0, max_secs=0.0, warmup_runs=1,
+                                                               warmup_min_secs=0.0, watchdog_margin_s=1.0))
     with pytest.raises(ToolFailedError, match="did not finish in 1 s and was killed"):
         LocalDevice().execute(job)
 

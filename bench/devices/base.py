@@ -24,6 +24,8 @@ class RunSettings:
     max_secs: float
     warmup_runs: int
     warmup_min_secs: float
+    # the watchdog allows 2 x max_secs of runs plus this for loading, delegate compilation and output
+    watchdog_margin_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -169,6 +169,7 @@ def execute_run(
         images = None
     references = _stored_references(store.job_results(run_id), images) if images else {}
     settings = RunSettings(num_runs=config.run.num_runs, min_secs=config.run.min_secs, max_secs=config.run.max_secs,
+                           watchdog_margin_s=config.run.watchdog_margin_s,
                            warmup_runs=config.run.warmup_runs, warmup_min_secs=config.run.warmup_min_secs)
     with Bar(total=len(todo), desc=f"measure on {device_alias}", unit="jobs") as bar:
         for position, job in enumerate(todo, start=1):

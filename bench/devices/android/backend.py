@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 REMOTE_ROOT = "/data/local/tmp/bench"
 SIMULATED_MANUFACTURER = "bench-sim"
-_WATCHDOG_MARGIN_S = 60.0  # loading, delegate compilation and output, past 2 x max_secs of runs
 
 
 def remote_model_path(sha256: str) -> str:
@@ -117,7 +116,7 @@ class AndroidDevice:
             flags["input_layer_shape"] = ",".join(str(d) for d in job.input_shape)
         flags["report_peak_memory_footprint"] = "true"
         line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, self.big_core_mask())
-        run = run_tool(self.device, line, timeout_s=2 * s.max_secs + _WATCHDOG_MARGIN_S)
+        run = run_tool(self.device, line, timeout_s=2 * s.max_secs + s.watchdog_margin_s)
         raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,
                       input_shape=job.input_shape or (), tool_sha256=sha256_file(self.tool),
                       sampled_vmhwm_mb=run.sampled_vmhwm_mb)

@@ -23,7 +23,6 @@ from bench.results.records import DeviceInfo, DeviceState, Platform
 log = logging.getLogger(__name__)
 
 # A run may take max_secs for warm-up plus max_secs timed, plus loading; past this, it hangs.
-_WATCHDOG_MARGIN_S = 60.0
 _SECONDS_PER_IMAGE_LIMIT = 2.0
 HOST_ACCELERATORS = ("xnnpack", "none")
 
@@ -122,7 +121,7 @@ class LocalDevice:
 
     def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
         """Time the model in one runner process; with `accuracy`, the same process then scores the images."""
-        timeout = 2 * job.settings.max_secs + _WATCHDOG_MARGIN_S
+        timeout = 2 * job.settings.max_secs + job.settings.watchdog_margin_s
         command = self._command(job)
         with tempfile.TemporaryDirectory(prefix="bench-classify-") as folder:
             output = Path(folder) / "top5.npy"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -40,14 +41,27 @@ class SimFaults:
     hang_on_command: str | None = None  # never answer a shell command containing this
     disk_free_bytes: int | None = None  # SEND fails past this many bytes ("No space left on device")
     max_payload: int | None = None  # a slow link: advertise a small maximum message size
+    crash_on_command: str | None = None  # the command dies like a segfaulting tool (exit 139)
+
+
+FAULTS_FILE = ".sim/faults.json"  # faults set from outside the daemon's process (tests, `bench sim`)
 
 
 @dataclass(slots=True)
 class SimPhone:
     serial: str
     root: Path
-    faults: SimFaults = field(default_factory=SimFaults)
+    own_faults: SimFaults = field(default_factory=SimFaults)
     pushed_bytes: int = 0
+
+    @property
+    def faults(self) -> SimFaults:
+        """The faults set in this process, or else those in the sandbox's faults file."""
+        try:
+            data = json.loads((self.root / FAULTS_FILE).read_text())
+        except (OSError, ValueError):
+            return self.own_faults
+        return SimFaults(**{k: v for k, v in data.items() if k in SimFaults.__dataclass_fields__})
 
     def host_path(self, device_path: str) -> Path:
         if _PATH.match(device_path):
@@ -183,6 +197,8 @@ class _Connection:
             return
         if faults.hang_on_command and faults.hang_on_command in command:
             await asyncio.Event().wait()  # never answers; the host must give up
+        if faults.crash_on_command and faults.crash_on_command in command:
+            command = "echo 'Segmentation fault' >&2; exit 139"
         env = {**os.environ, "PATH": f"{self.phone.root}/.sim/bin:{os.environ.get('PATH', '')}",
                "SIM_ROOT": str(self.phone.root), "ANDROID_DATA": f"{self.phone.root}/data"}
         process = await asyncio.create_subprocess_exec(

@@ -2,7 +2,7 @@
 
     with SimLab(tmp_path, count=2) as lab:       # phones listening on 127.0.0.1
         lab.connect(adb_port)                      # `adb -P PORT connect 127.0.0.1:N` for each
-        lab.phones[0].faults.hang_on_command = "benchmark_model"
+        set_faults(lab.running[0].phone.root, hang_on_command="benchmark_model")
 """
 
 from __future__ import annotations

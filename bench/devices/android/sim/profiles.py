@@ -85,6 +85,13 @@ def set_temperature(root: Path, temperature_c: float) -> None:
     _write(root / ".sim/dumpsys/battery", battery_text(87, temperature_c - 4, charging=True))
 
 
+def set_faults(root: Path, **faults: object) -> None:
+    """Inject faults into a running simulated phone (see SimFaults); no arguments clears them."""
+    import json
+
+    _write(root / ".sim/faults.json", json.dumps(faults))
+
+
 def set_free_bytes(root: Path, free: int) -> None:
     """Make `df` on the phone report `free` bytes available (a test fills the disk this way)."""
     _write(root / ".sim/free_kb", f"{free // 1024}\n")
