@@ -60,7 +60,7 @@ def shell(dev: Any, command: str, timeout_s: float = 30.0) -> tuple[int, str]:
     except adbutils.AdbTimeout as exc:
         raise DeviceError(f"phone {dev.serial} did not answer `{command[:60]}` in {timeout_s:.0f} s; "
                           "unplug and replug it, then run: adb devices") from exc
-    except (adbutils.AdbError, OSError) as exc:
+    except (adbutils.AdbError, OSError, EOFError) as exc:
         raise DeviceError(f"lost phone {dev.serial} during `{command[:60]}` ({exc}); reconnect it, "
                           "then resume the run with --resume") from exc
     return int(result.returncode), str(result.output)
@@ -114,7 +114,7 @@ def push_if_changed(dev: Any, pairs: list[tuple[Path, str, str]], *, mode: int =
     for local, digest, path in todo:
         try:
             dev.sync.push(local, path, mode=mode)
-        except (adbutils.AdbError, OSError) as exc:
+        except (adbutils.AdbError, OSError, EOFError) as exc:
             raise DeviceError(f"push of {local.name} to {dev.serial} failed ({exc}); check the cable and free "
                               "space, then resume the run with --resume") from exc
         moved += local.stat().st_size

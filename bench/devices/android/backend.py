@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from bench.devices.android.state import COMMAND as STATE_COMMAND
 from bench.devices.android.state import parse_state
 from bench.devices.android.tool_result import raw_run
 from bench.devices.base import AccuracyInputs, Execution, ModelJob
-from bench.errors import DeviceError, ToolFailedError
+from bench.errors import DeviceError, DeviceNotReadyError, ToolFailedError
 from bench.fileio import sha256_file
 from bench.results.records import DeviceInfo, DeviceState, Platform
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 REMOTE_ROOT = "/data/local/tmp/bench"
 SIMULATED_MANUFACTURER = "bench-sim"
+RECONNECT_WAIT_S = 15.0
 
 
 def remote_model_path(sha256: str) -> str:
@@ -50,6 +52,19 @@ class AndroidDevice:
             self._device = adb.device(self.adb_client, self.serial)
         return self._device
 
+    def wait_online(self, timeout_s: float = RECONNECT_WAIT_S) -> None:
+        """A phone that dropped off USB (or Wi-Fi) usually comes back within seconds: wait for it."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            states = {a.serial: a.state for a in adb.attached(self.adb_client)}
+            if states.get(self.serial) == "device":
+                return
+            if time.monotonic() > deadline:
+                state = states.get(self.serial, "not attached")
+                raise DeviceNotReadyError(f"phone {self.serial} is {state} and did not come back in "
+                                          f"{timeout_s:.0f} s; reconnect it, then resume with --resume")
+            time.sleep(0.5)
+
     def describe(self) -> DeviceInfo:
         props = adb.getprops(self.device)
         _, possible = adb.shell(self.device, "cat /sys/devices/system/cpu/possible")
@@ -66,11 +81,13 @@ class AndroidDevice:
         )
 
     def snapshot(self) -> DeviceState:
+        self.wait_online()  # the first thing every job asks: after a dropped link, give the phone time to return
         _, text = adb.shell(self.device, STATE_COMMAND)
         return parse_state(text)
 
     def prepare(self, job: ModelJob) -> None:
         """Push the model and the tool unless the phone already has these exact bytes."""
+        self.wait_online()
         if not job.model_path.is_file():
             raise DeviceError(f"model file {job.model_path} is missing; rebuild it with: python -m bench models build")
         if self.tool is None or not self.tool.is_file():

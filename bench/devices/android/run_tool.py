@@ -107,7 +107,7 @@ def run_tool(dev: Any, line: str, timeout_s: float) -> ToolRun:
         _kill(dev, run.pid)
         raise ToolFailedError(f"benchmark_model on {dev.serial} said nothing for {timeout_s:.0f} s and was killed; "
                               "check the phone (it may have hung or locked), or raise --max-secs") from exc
-    except (adbutils.AdbError, OSError) as exc:
+    except (adbutils.AdbError, OSError, EOFError) as exc:  # EOFError: the link closed mid-message
         raise DeviceError(f"lost phone {dev.serial} during the run ({exc}); reconnect it, then resume with "
                           "--resume") from exc
     finally:

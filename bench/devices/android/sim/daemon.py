@@ -63,6 +63,17 @@ class SimPhone:
             return self.own_faults
         return SimFaults(**{k: v for k, v in data.items() if k in SimFaults.__dataclass_fields__})
 
+    def consume(self, name: str) -> None:
+        """A link drops once: clear a disconnect fault after it fired, so the phone can come back."""
+        setattr(self.own_faults, name, None)
+        path = self.root / FAULTS_FILE
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        data.pop(name, None)
+        path.write_text(json.dumps(data))
+
     def host_path(self, device_path: str) -> Path:
         if _PATH.match(device_path):
             return self.root / device_path.lstrip("/")
@@ -193,6 +204,7 @@ class _Connection:
     async def shell(self, stream: _Stream, command: str, *, v2: bool) -> None:
         faults = self.phone.faults
         if faults.disconnect_on_command and faults.disconnect_on_command in command:
+            self.phone.consume("disconnect_on_command")
             self.drop()
             return
         if faults.hang_on_command and faults.hang_on_command in command:
@@ -311,6 +323,7 @@ class _Sync:
                 self.connection.phone.pushed_bytes += len(data)
                 if faults.disconnect_on_push_bytes is not None and \
                         self.connection.phone.pushed_bytes >= faults.disconnect_on_push_bytes:
+                    self.connection.phone.consume("disconnect_on_push_bytes")
                     self.connection.drop()
                     return False
                 chunks.append(data)
@@ -353,6 +366,7 @@ async def serve(phone: SimPhone, port: int = 0) -> asyncio.Server:
     """Listen on 127.0.0.1:`port` (0 = any free port) as `phone`."""
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _Connection(phone, reader, writer).run()
+        with contextlib.suppress(asyncio.CancelledError):  # the lab shutting down
+            await _Connection(phone, reader, writer).run()
 
     return await asyncio.start_server(accept, "127.0.0.1", port)

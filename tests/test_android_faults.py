@@ -1,0 +1,132 @@
+"""Each injected fault fails its own job with a reason; the other jobs run; nothing measured is lost.
+
+Two jobs per run: the same model with two accelerators, the fault aimed at one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.devices.android.sim.lab import adb_binary
+from bench.devices.android.sim.profiles import set_faults, set_free_bytes, set_temperature
+
+
+@pytest.fixture(scope="module")
+def phone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One simulated phone for the module, with a bench.toml that keeps watchdogs short."""
+    root = tmp_path_factory.mktemp("faults")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    saved = {k: os.environ.get(k) for k in ("ANDROID_ADB_SERVER_PORT", "BENCH_DATA", "BENCH_CACHE")}
+    os.environ.update(ANDROID_ADB_SERVER_PORT=str(port), BENCH_DATA=str(root / "data"), BENCH_CACHE=str(root / "c"))
+    cwd = Path.cwd()
+    os.chdir(root)
+    (root / "bench.toml").write_text("[run]\nwatchdog_margin_s = 3.0\ncooldown_below_c = 90.0\n")
+    try:
+        assert main(["sim", "start", "--count", "1"]) == 0
+        yield root / "data" / "sim" / "phones" / "phone1"
+    finally:
+        main(["sim", "stop"])
+        subprocess.run([adb_binary(), "-P", str(port), "kill-server"], capture_output=True, timeout=60)
+        os.chdir(cwd)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run(models: list[Path], capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
+    capsys.readouterr()
+    code = main(["run", "--device", "sim1", "--model", ",".join(map(str, models)), "--variants", "original",
+                 "--num-runs", "5", "--min-secs", "0", "--warmup-min-secs", "0", "--max-secs", "1", *extra, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    return code, {f"{Path(r['model']).stem}/{r['accelerator']}": r for r in out["results"]}
+
+
+def _check(code: int, results: dict[str, dict], failed: str, reason: str) -> None:  # type: ignore[type-arg]
+    assert code == 1, results
+    assert failed in results, sorted(results)
+    assert results[failed]["status"] == "failed" and reason in results[failed]["error"], results[failed]
+    others = [r for key, r in results.items() if key != failed]
+    assert others and all(r["status"] == "ok" and r["latency_ms"]["mean"] > 0 for r in others)
+    assert main(["export", "latest"]) == 0  # everything measured was stored
+
+
+def test_the_tool_hangs(phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_faults(phone, hang_on_command="--use_gpu=true")
+    try:
+        code, results = _run([tiny_tflite], capsys, "--accelerators", "gpu,xnnpack")
+    finally:
+        set_faults(phone)
+    _check(code, results, f"{tiny_tflite.stem}/gpu", "said nothing for 5 s and was killed")
+
+
+def test_the_tool_crashes(phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    set_faults(phone, crash_on_command="--use_gpu=true")
+    try:
+        code, results = _run([tiny_tflite], capsys, "--accelerators", "gpu,xnnpack")
+    finally:
+        set_faults(phone)
+    _check(code, results, f"{tiny_tflite.stem}/gpu", "Segmentation fault")
+
+
+def test_the_link_drops_during_a_run_and_the_phone_comes_back(phone: Path, tiny_tflite: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    set_faults(phone, disconnect_on_command="--use_gpu=true")
+    try:
+        code, results = _run([tiny_tflite], capsys, "--accelerators", "gpu,xnnpack")
+    finally:
+        set_faults(phone)
+    _check(code, results, f"{tiny_tflite.stem}/gpu", "lost phone")
+
+
+def test_the_link_drops_during_a_push(phone: Path, tiny_tflite: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    fresh = tmp_path / "fresh.tflite"
+    fresh.write_bytes(tiny_tflite.read_bytes() + b"\0" * 64)  # new bytes: it must be pushed
+    set_faults(phone, disconnect_on_push_bytes=1)
+    try:
+        code, results = _run([fresh, tiny_tflite], capsys, "--accelerators", "xnnpack")
+    finally:
+        set_faults(phone)
+    _check(code, results, "fresh/xnnpack", "failed")
+
+
+def test_the_disk_is_full(phone: Path, tiny_tflite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    big = tmp_path / "big.tflite"
+    big.write_bytes(tiny_tflite.read_bytes() + b"\0" * 3_000_000)
+    set_free_bytes(phone, 1_000_000)
+    try:
+        code, results = _run([big, tiny_tflite], capsys, "--accelerators", "xnnpack")
+    finally:
+        (phone / ".sim/free_kb").unlink()
+    _check(code, results, "big/xnnpack", "MB free in /data/local/tmp/bench/models")
+
+
+def test_the_phone_heats_up_during_a_run(phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def heat() -> None:
+        time.sleep(1.0)
+        set_temperature(phone, 58.0)
+
+    heater = threading.Thread(target=heat)
+    heater.start()
+    try:
+        code, results = _run([tiny_tflite], capsys, "--accelerators", "xnnpack", "--min-secs", "3", "--max-secs", "5")
+    finally:
+        heater.join()
+        set_temperature(phone, 36.0)
+    result = results[f"{tiny_tflite.stem}/xnnpack"]
+    assert code == 2 and result["status"] == "ok"
+    assert any("heated by 22.0 °C during the job" in w for w in result["warnings"])
