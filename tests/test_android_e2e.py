@@ -93,3 +93,40 @@ def test_a_hot_phone_is_waited_for_and_the_result_says_it_never_cooled(
     result = json.loads(capsys.readouterr().out)["results"][0]
     assert result["status"] == "ok"
     assert any("still at 60.0 °C after waiting" in w for w in result["warnings"])
+
+
+def _varied_model(folder: Path) -> Path:
+    """A tiny float model whose 16 outputs differ from image to image (so rankings can disagree)."""
+    import tensorflow as tf
+
+    weights = tf.random.stateless_normal((3, 16), seed=(1, 2))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 224, 224, 3], tf.float32)])
+    def model(x: tf.Tensor) -> tf.Tensor:
+        colour = tf.reduce_mean(x, axis=[1, 2])  # (1, 3): the image's colour balance decides the ranking
+        return tf.matmul(colour - tf.reduce_mean(colour), weights)
+
+    path = folder / "varied.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model).convert())
+    return path
+
+
+def test_accuracy_on_the_phone_matches_the_host_image_by_image(sims: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.imagefixtures import class_folders
+
+    images = class_folders(sims / "imagenet")
+    model = _varied_model(sims)
+    predictions = {}
+    for device in ("local", "sim1"):
+        code = main(["run", "--device", device, "--model", str(model), "--variants", "original", "--imagenet",
+                     str(images), "--num-runs", "5", "--min-secs", "0", "--warmup-min-secs", "0", "--json"])
+        assert code in (0, 2)
+        run = json.loads(capsys.readouterr().out)
+        assert run["results"][0]["status"] == "ok", run["results"][0]["error"]
+        total = len(list(images.rglob("*.JPEG")))
+        assert run["results"][0]["accuracy"]["images"] == total - total // 4  # a quarter is the calibration split
+        assert main(["export", run["run_id"]]) == 0
+        exported = json.loads(capsys.readouterr().out)
+        predictions[device] = exported["results"][0]["accuracy"]["predictions_top5"]
+    assert predictions["sim1"] == predictions["local"]
+    assert len({tuple(p) for p in predictions["local"]}) > 1  # the images were told apart

@@ -163,10 +163,6 @@ def execute_run(
     built = _build(config, todo, cache_root) if todo else {}
     images = (eval_images(config.dataset.imagenet, config.dataset.images, config.dataset.subset, cache_root)
               if config.dataset.imagenet else None)
-    if images is not None and info.platform is not Platform.LOCAL:
-        log.warning("accuracy on %s phones is not built yet: this run measures timing and memory only; "
-                    "measure accuracy with --device local", info.platform.value)
-        images = None
     references = _stored_references(store.job_results(run_id), images) if images else {}
     settings = RunSettings(num_runs=config.run.num_runs, min_secs=config.run.min_secs, max_secs=config.run.max_secs,
                            watchdog_margin_s=config.run.watchdog_margin_s,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.devices.android import adb
+from bench.devices.android.accuracy import classify_on_phone
 from bench.devices.android.run_tool import command_line, run_tool
 from bench.devices.android.state import COMMAND as STATE_COMMAND
 from bench.devices.android.state import parse_state
@@ -116,9 +117,6 @@ class AndroidDevice:
 
     def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
         """Run benchmark_model on the phone: timing, the tool's memory lines, sampled VmHWM, delegates."""
-        if accuracy is not None:
-            raise DeviceError("accuracy on Android phones is not built yet; measure accuracy with --device local, "
-                              "or drop --imagenet for this device")
         assert self.tool is not None  # prepare() checked it
         s = job.settings
         flags = {"graph": remote_model_path(job.model_sha256), "num_threads": str(job.threads),
@@ -139,7 +137,11 @@ class AndroidDevice:
                       sampled_vmhwm_mb=run.sampled_vmhwm_mb)
         if run.exit_code not in (0, None):
             raise ToolFailedError(f"benchmark_model exited with {run.exit_code} on {self.serial}")
-        return Execution(raw=raw)
+        if accuracy is None:
+            return Execution(raw=raw)
+        top5, wall_s = classify_on_phone(self.device, job.model_path, flags["graph"], f"{REMOTE_ROOT}/benchmark_model",
+                                         {k: v for k, v in flags.items() if k != "graph"}, accuracy, job.input_shape)
+        return Execution(raw=raw, top5=top5, classify_wall_s=wall_s)
 
     def cleanup(self) -> None:
         """Remove everything bench put on the phone."""

@@ -1,0 +1,86 @@
+"""Accuracy on the phone: the timed model, run by benchmark_model itself on every image.
+
+Each image becomes a raw file of the model's input tensor (its dtype, its quantisation), pushed to
+/data/local/tmp/bench/inputs/<set>/ (a set already on the phone is not pushed again). One shell
+invocation runs the tool once per image with `--input_layer_value_files` and `--output_filepath`,
+the same flags, threads and delegate as the timing run; the outputs are pulled and ranked here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.devices.android import adb
+from bench.devices.android.run_tool import run_tool
+from bench.devices.base import AccuracyInputs
+from bench.errors import DeviceError, ToolFailedError
+
+SECONDS_PER_IMAGE_LIMIT = 10.0
+
+
+def _normalizer(accuracy: AccuracyInputs) -> Any:
+    if accuracy.mean is None or accuracy.std is None:
+        return lambda x: x
+    mean, std = np.asarray(accuracy.mean, np.float32), np.asarray(accuracy.std, np.float32)
+    return lambda x: (x - mean) / std
+
+
+def classify_on_phone(dev: Any, model: Path, remote_model: str, tool: str, flags: dict[str, str],
+                      accuracy: AccuracyInputs, input_shape: tuple[int, ...] | None) -> tuple[np.ndarray, float]:
+    """Return the (N, 5) best classes per image and the wall time of the whole accuracy pass."""
+    from bench.engines.litert import load_interpreter
+    from bench.engines.litert_classify import best_classes, scores, to_input
+
+    started = time.monotonic()
+    interpreter = load_interpreter(model)
+    detail = interpreter.get_input_details()[0]
+    if input_shape:
+        interpreter.resize_tensor_input(detail["index"], list(input_shape), strict=True)
+        interpreter.allocate_tensors()
+        detail = interpreter.get_input_details()[0]
+    output = interpreter.get_output_details()[0]
+    pixels = np.load(accuracy.pixels_npy, mmap_mode="r")
+    if tuple(detail["shape"][1:3]) != tuple(pixels.shape[1:3]):
+        raise DeviceError(f"model input {list(detail['shape'])} does not fit images of {list(pixels.shape[1:3])}")
+    normalize = _normalizer(accuracy)
+    tensors = [to_input(np.asarray(pixels[i:i + 1]), detail, normalize) for i in range(len(pixels))]
+    digest = hashlib.sha256(b"".join(t.tobytes() for t in tensors)).hexdigest()[:24]
+    folder = f"{Path(remote_model).parent.parent}/inputs/{digest}"
+    with tempfile.TemporaryDirectory(prefix="bench-phone-inputs-") as local:
+        pairs = []
+        for i, tensor in enumerate(tensors):
+            path = Path(local) / f"{i}.raw"
+            tensor.tofile(path)
+            pairs.append((path, hashlib.sha256(tensor.tobytes()).hexdigest(), f"{folder}/{i}.raw"))
+        adb.push_if_changed(dev, pairs)
+    name = str(detail["name"])
+    one = " ".join(shlex.quote(f"--{k}={v}") for k, v in {
+        **flags, "graph": remote_model, "num_runs": "1", "warmup_runs": "0", "min_secs": "0", "warmup_min_secs": "0",
+        "report_peak_memory_footprint": "false"}.items())
+    loop = (f"mkdir -p {shlex.quote(folder)}/out; i=0; while [ $i -lt {len(tensors)} ]; do "
+            f"{shlex.quote(tool)} {one} --input_layer_value_files={shlex.quote(name)}:{shlex.quote(folder)}/$i.raw "
+            f"--output_filepath={shlex.quote(folder)}/out/$i.raw >/dev/null 2>&1 || echo \"@@failed $i\"; "
+            "i=$((i+1)); done")
+    run = run_tool(dev, f"sh -c {shlex.quote('echo @@pid $$; ' + loop)}",
+                   timeout_s=30 + SECONDS_PER_IMAGE_LIMIT * len(tensors))
+    failed = [line for line in run.output.splitlines() if line.startswith("@@failed")]
+    if failed:
+        raise ToolFailedError(f"benchmark_model failed on {len(failed)} of {len(tensors)} images on the phone "
+                              f"(first: image {failed[0].split()[-1]}); run one by hand to see why")
+    size = int(np.prod(output["shape"])) * np.dtype(output["dtype"]).itemsize
+    top5 = np.empty((len(tensors), 5), np.int64)
+    for i in range(len(tensors)):
+        data = dev.sync.read_bytes(f"{folder}/out/{i}.raw")
+        if len(data) != size:
+            raise ToolFailedError(f"output {i} on the phone has {len(data)} bytes, the model's output has {size}")
+        vector = np.frombuffer(data, dtype=output["dtype"])
+        top5[i] = best_classes(scores(vector, output), 5, accuracy.label_offset)
+    adb.shell(dev, f"rm -rf {shlex.quote(folder)}/out")
+    return top5, time.monotonic() - started
