@@ -57,6 +57,7 @@ class RunConfig:
     cooldown_below_c: float | None = None
     cooldown_timeout_s: float = 300.0
     watchdog_margin_s: float = 60.0  # a run is killed after 2 x max_secs + this
+    fixed_performance: bool = False  # Android: `cmd power set-fixed-performance-mode-enabled true` for the run
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -130,3 +130,17 @@ def test_accuracy_on_the_phone_matches_the_host_image_by_image(sims: Path, capsy
         predictions[device] = exported["results"][0]["accuracy"]["predictions_top5"]
     assert predictions["sim1"] == predictions["local"]
     assert len({tuple(p) for p in predictions["local"]}) > 1  # the images were told apart
+
+
+def test_fixed_performance_mode_is_turned_on_for_the_run_and_recorded(
+    sims: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flag = _phone_root(sims, 2) / ".sim/fixed_performance"
+    code = main(["run", "--device", "sim2", "--model", str(tiny_tflite), "--variants", "original", "--num-runs", "5",
+                 "--min-secs", "0", "--warmup-min-secs", "0", "--fixed-performance", "--json"])
+    assert code in (0, 2)
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    assert flag.read_text().strip() == "false"  # on for the run, off again after it
+    assert main(["export", run_id]) == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["state_before"]["fixed_performance"] is True

@@ -52,6 +52,8 @@ def register(subparsers: Any) -> None:
         run.add_argument(flag, type=kind, default=None, help=what)
     run.add_argument("--benchmark-model", dest="benchmark_model", default=None, metavar="PATH",
                      help="benchmark_model built for the phone's ABI (else the inventory's)")
+    run.add_argument("--fixed-performance", dest="fixed_performance", action="store_const", const=True, default=None,
+                     help="Android: turn on the fixed performance mode (steady clocks) for the run")
     run.add_argument("--resume", default=None, metavar="RUN_ID", help="finish only the jobs RUN_ID lacks")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     store_arg(run)
@@ -96,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         subset=args.subset, num_runs=args.num_runs, min_secs=args.min_secs, max_secs=args.max_secs,
         warmup_runs=args.warmup_runs, warmup_min_secs=args.warmup_min_secs, prune_budget_s=args.prune_budget_s,
         benchmark_model=args.benchmark_model, cooldown_below_c=args.cooldown_below_c,
-        cooldown_timeout_s=args.cooldown_timeout_s,
+        cooldown_timeout_s=args.cooldown_timeout_s, fixed_performance=args.fixed_performance,
     )
 
     def progress(result: Any, position: int, total: int) -> None:

@@ -130,7 +130,8 @@ def _state_rows(before: DeviceState | None, after: DeviceState | None) -> list[d
         out |= {f"clock {k} (kHz)": str(v) for k, v in state.cpu_freq_khz.items()}
         for name, value in (("thermal status", state.thermal_status), ("governor", state.governor),
                             ("load average 1 min", state.load_average_1m), ("battery (%)", state.battery_percent),
-                            ("charging", state.charging), ("screen on", state.screen_on)):
+                            ("charging", state.charging), ("screen on", state.screen_on),
+                            ("fixed performance mode", state.fixed_performance)):
             out[name] = "-" if value is None else str(value)
         return out
 

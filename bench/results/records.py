@@ -60,9 +60,11 @@ class DeviceState:
     cpu_freq_khz: dict[str, int] = field(default_factory=dict)
     load_average_1m: float | None = None
     screen_on: bool | None = None
+    fixed_performance: bool | None = None  # Android's fixed performance mode: on, failed to turn on, not asked
 
     def to_dict(self) -> dict[str, Any]:
-        return {"captured_at": self.captured_at, "temperatures_c": dict(self.temperatures_c),
+        return {"fixed_performance": self.fixed_performance, "captured_at": self.captured_at,
+                "temperatures_c": dict(self.temperatures_c),
                 "thermal_status": self.thermal_status, "battery_percent": self.battery_percent,
                 "charging": self.charging, "governor": self.governor, "cpu_freq_khz": dict(self.cpu_freq_khz),
                 "load_average_1m": self.load_average_1m, "screen_on": self.screen_on}
@@ -73,7 +75,7 @@ class DeviceState:
                    thermal_status=data.get("thermal_status"), battery_percent=data.get("battery_percent"),
                    charging=data.get("charging"), governor=data.get("governor"),
                    cpu_freq_khz=dict(data.get("cpu_freq_khz") or {}), load_average_1m=data.get("load_average_1m"),
-                   screen_on=data.get("screen_on"))
+                   screen_on=data.get("screen_on"), fixed_performance=data.get("fixed_performance"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

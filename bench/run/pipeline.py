@@ -7,10 +7,11 @@ job is recorded with its reason and the rest of the plan goes on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,7 +168,8 @@ def execute_run(
     settings = RunSettings(num_runs=config.run.num_runs, min_secs=config.run.min_secs, max_secs=config.run.max_secs,
                            watchdog_margin_s=config.run.watchdog_margin_s,
                            warmup_runs=config.run.warmup_runs, warmup_min_secs=config.run.warmup_min_secs)
-    with Bar(total=len(todo), desc=f"measure on {device_alias}", unit="jobs") as bar:
+    with _fixed_performance(device, config.run.fixed_performance), \
+            Bar(total=len(todo), desc=f"measure on {device_alias}", unit="jobs") as bar:
         for position, job in enumerate(todo, start=1):
             bar.describe(job.job_id + (" + accuracy" if images else ""))
             try:
@@ -185,6 +187,20 @@ def execute_run(
     order = {job.job_id: i for i, job in enumerate(jobs)}
     results = sorted(store.job_results(run_id), key=lambda r: order.get(r.job_id, len(order)))
     return RunOutcome(run_id=run_id, device=info, results=results, accuracy_measured=images is not None)
+
+
+@contextlib.contextmanager
+def _fixed_performance(device: Device, wanted: bool) -> Iterator[None]:
+    """Turn the phone's fixed performance mode on for the run (when asked and the backend has it), then off."""
+    setter = getattr(device, "set_fixed_performance", None)
+    if not wanted or setter is None:
+        yield
+        return
+    setter(True)
+    try:
+        yield
+    finally:
+        setter(False)
 
 
 PHONE_COOLDOWN_BELOW_C = 45.0

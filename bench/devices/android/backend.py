@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ class AndroidDevice:
         self.tool = tool
         self._device: Any = None
         self.pushed_bytes = 0
+        self.fixed_performance: bool | None = None
 
     @property
     def device(self) -> Any:
@@ -84,7 +86,15 @@ class AndroidDevice:
     def snapshot(self) -> DeviceState:
         self.wait_online()  # the first thing every job asks: after a dropped link, give the phone time to return
         _, text = adb.shell(self.device, STATE_COMMAND)
-        return parse_state(text)
+        return replace(parse_state(text), fixed_performance=self.fixed_performance)
+
+    def set_fixed_performance(self, on: bool) -> bool:
+        """Android's fixed performance mode (API 28+): steady clocks, for stable numbers. True if it took."""
+        code, text = adb.shell(self.device, f"cmd power set-fixed-performance-mode-enabled {str(on).lower()}")
+        if code != 0:
+            log.warning("%s: fixed performance mode not available (%s)", self.serial, text.strip()[:100])
+        self.fixed_performance = (code == 0) if on else None
+        return code == 0
 
     def prepare(self, job: ModelJob) -> None:
         """Push the model and the tool unless the phone already has these exact bytes."""
