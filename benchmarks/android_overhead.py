@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -39,15 +40,14 @@ def main() -> None:
         bench = [sys.executable, "-m", "bench"]
         subprocess.run([*bench, "sim", "start", "--count", "2"], env=env, check=True, capture_output=True)
         try:
-            command = [*bench, "-v", "run", "--device", "sim1", "--variants", args.variants, "--threads", "1",
+            command = [*bench, "run", "--device", "sim1", "--variants", args.variants, "--threads", "1",
                        "--json"]
             walls, pushed = [], []
             for _ in range(2):
                 start = time.monotonic()
                 done = subprocess.run(command, env=env, capture_output=True, text=True)
                 walls.append(time.monotonic() - start)
-                pushed.append(sum(int(line.split("pushed ")[1].split(" bytes")[0])
-                                  for line in done.stderr.splitlines() if ": pushed " in line))
+                pushed.append(sum(int(n) for n in re.findall(r": pushed (\d+) bytes for ", done.stderr)))
             run = json.loads(done.stdout)
             export = json.loads(subprocess.run([*bench, "export", run["run_id"]], env=env, capture_output=True,
                                                text=True, check=True).stdout)

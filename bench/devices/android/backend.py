@@ -48,6 +48,8 @@ class AndroidDevice:
         self._device: Any = None
         self.pushed_bytes = 0
         self.fixed_performance: bool | None = None
+        self._mask: str | None = None
+        self._tool_sha: tuple[float, str] | None = None
 
     @property
     def device(self) -> Any:
@@ -97,15 +99,17 @@ class AndroidDevice:
         return code == 0
 
     def prepare(self, job: ModelJob) -> None:
-        """Push the model and the tool unless the phone already has these exact bytes."""
-        self.wait_online()
+        """Push the model and the tool unless the phone already has these exact bytes.
+
+        The job's snapshot, taken just before, has already waited for a phone that dropped off.
+        """
         if not job.model_path.is_file():
             raise DeviceError(f"model file {job.model_path} is missing; rebuild it with: python -m bench models build")
         if self.tool is None or not self.tool.is_file():
             raise DeviceError(f"no benchmark_model for {self.serial}'s ABI; give one with --benchmark-model PATH "
                               "or fetch the official build with: python -m bench tools fetch")
         pairs = [(job.model_path, job.model_sha256, remote_model_path(job.model_sha256)),
-                 (self.tool, sha256_file(self.tool), f"{REMOTE_ROOT}/benchmark_model")]
+                 (self.tool, self.tool_sha256(), f"{REMOTE_ROOT}/benchmark_model")]
         moved = adb.push_if_changed(self.device, pairs[:1])
         moved += adb.push_if_changed(self.device, pairs[1:], mode=0o755)
         self.pushed_bytes += moved
@@ -113,6 +117,11 @@ class AndroidDevice:
 
     def big_core_mask(self) -> str | None:
         """taskset mask of the fastest cores (highest cpuinfo_max_freq), e.g. `f0`; None if unreadable."""
+        if self._mask is None:
+            self._mask = self._read_big_core_mask() or ""
+        return self._mask or None
+
+    def _read_big_core_mask(self) -> str | None:
         _, text = adb.shell(self.device, "for c in /sys/devices/system/cpu/cpu[0-9]*; do "
                                          "echo \"${c##*cpu} $(cat $c/cpufreq/cpuinfo_max_freq)\"; done")
         speeds = {}
@@ -143,7 +152,7 @@ class AndroidDevice:
         line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, self.big_core_mask())
         run = run_tool(self.device, line, timeout_s=2 * s.max_secs + s.watchdog_margin_s)
         raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,
-                      input_shape=job.input_shape or (), tool_sha256=sha256_file(self.tool),
+                      input_shape=job.input_shape or (), tool_sha256=self.tool_sha256(),
                       sampled_vmhwm_mb=run.sampled_vmhwm_mb)
         if run.exit_code not in (0, None):
             raise ToolFailedError(f"benchmark_model exited with {run.exit_code} on {self.serial}")
@@ -152,6 +161,14 @@ class AndroidDevice:
         top5, wall_s = classify_on_phone(self.device, job.model_path, flags["graph"], f"{REMOTE_ROOT}/benchmark_model",
                                          {k: v for k, v in flags.items() if k != "graph"}, accuracy, job.input_shape)
         return Execution(raw=raw, top5=top5, classify_wall_s=wall_s)
+
+    def tool_sha256(self) -> str:
+        """sha256 of the host's copy of the tool, hashed again only when the file changes."""
+        assert self.tool is not None
+        mtime = self.tool.stat().st_mtime
+        if self._tool_sha is None or self._tool_sha[0] != mtime:
+            self._tool_sha = (mtime, sha256_file(self.tool))
+        return self._tool_sha[1]
 
     def cleanup(self) -> None:
         """Remove everything bench put on the phone."""
