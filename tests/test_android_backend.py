@@ -173,3 +173,20 @@ def test_a_model_the_tool_cannot_load_fails_with_its_reason(phones: tuple[SimLab
     phone.prepare(job)
     with pytest.raises(ToolFailedError, match="benchmark_model failed: "):
         phone.execute(job)
+
+
+def test_without_a_tool_given_the_one_for_the_phones_abi_is_used(phones: tuple[SimLab, object, Path],
+                                                                 tiny_tflite: Path) -> None:
+    lab, client, tool = phones
+    asked: list[str] = []
+
+    def for_abi(abi: str) -> Path | None:
+        asked.append(abi)
+        return tool if abi == "x86_64" else None
+
+    phone = AndroidDevice(alias="sim", serial=lab.running[0].serial, adb_client=client, tool_for_abi=for_abi)
+    phone.prepare(_job(tiny_tflite))
+    assert asked == ["x86_64"] and phone.tool == tool
+    nothing = AndroidDevice(alias="sim", serial=lab.running[0].serial, adb_client=client, tool_for_abi=lambda _: None)
+    with pytest.raises(DeviceError, match="python -m bench tools fetch"):
+        nothing.prepare(_job(tiny_tflite))

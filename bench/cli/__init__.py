@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import datasets, devices, models, parse, run, sim, site
+    from bench.cli import datasets, devices, models, parse, run, sim, site, tools
 
     parser = argparse.ArgumentParser(
         prog="bench",
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.register(subparsers)
     sim.register(subparsers)
     devices.register(subparsers)
+    tools.register(subparsers)
     return parser
 
 

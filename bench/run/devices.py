@@ -25,6 +25,11 @@ def open_device(alias: str, *, benchmark_model: Path | None = None,
         return LocalDevice()
     from bench.devices.android import adb
     from bench.devices.android.backend import AndroidDevice
+    from bench.run.tools import cached_tool
+
+    def android(name: str, serial: str, tool: Path | None) -> Device:
+        # without a tool given, the one `bench tools fetch` cached for the phone's ABI
+        return AndroidDevice(name, serial, client, tool=tool, tool_for_abi=cached_tool)
 
     entries = inventory if inventory is not None else load_inventory(inventory_folders())
     client = adb.client()
@@ -34,22 +39,22 @@ def open_device(alias: str, *, benchmark_model: Path | None = None,
             raise DeviceError(f"{alias} is an {entry.platform} device; only Android phones and the host are supported "
                               "so far")
         serial = entry.serial or _serial_of_model(client, entry)
-        return AndroidDevice(alias, serial, client, tool=benchmark_model or entry.benchmark_model)
+        return android(alias, serial, benchmark_model or entry.benchmark_model)
     attached = [a for a in adb.attached(client)]
     serials = [a.serial for a in attached]
     if alias == "android":
         chosen = os.environ.get("ANDROID_SERIAL")
         if chosen:
-            return AndroidDevice(chosen, chosen, client, tool=benchmark_model)
+            return android(chosen, chosen, benchmark_model)
         if len(serials) == 1:
-            return AndroidDevice(serials[0], serials[0], client, tool=benchmark_model)
+            return android(serials[0], serials[0], benchmark_model)
         if not serials:
             raise DeviceNotReadyError("no Android phone attached; plug one in with USB debugging on, then run: "
                                       "adb devices")
         raise DeviceError(f"{len(serials)} phones attached ({', '.join(serials)}); pick one with --device SERIAL, "
                           "ANDROID_SERIAL, or an alias in devices/*.toml")
     if alias in serials:
-        return AndroidDevice(alias, alias, client, tool=benchmark_model)
+        return android(alias, alias, benchmark_model)
     known = ["local", *sorted(entries), *serials]
     raise DeviceError(f"no device {alias!r}; known: {', '.join(known)}. Add it to devices/*.toml or list them with: "
                       "python -m bench devices")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,13 @@ class AndroidDevice:
 
     platform = Platform.ANDROID
 
-    def __init__(self, alias: str, serial: str, adb_client: Any, tool: Path | None = None) -> None:
+    def __init__(self, alias: str, serial: str, adb_client: Any, tool: Path | None = None,
+                 tool_for_abi: Callable[[str], Path | None] | None = None) -> None:
         self.alias = alias
         self.serial = serial
         self.adb_client = adb_client
         self.tool = tool
+        self.tool_for_abi = tool_for_abi  # where a fetched tool is found when none was given
         self._device: Any = None
         self.pushed_bytes = 0
         self.fixed_performance: bool | None = None
@@ -105,6 +108,9 @@ class AndroidDevice:
         """
         if not job.model_path.is_file():
             raise DeviceError(f"model file {job.model_path} is missing; rebuild it with: python -m bench models build")
+        if self.tool is None and self.tool_for_abi is not None:
+            abi = adb.getprops(self.device).get("ro.product.cpu.abi", "")
+            self.tool = self.tool_for_abi(abi)
         if self.tool is None or not self.tool.is_file():
             raise DeviceError(f"no benchmark_model for {self.serial}'s ABI; give one with --benchmark-model PATH "
                               "or fetch the official build with: python -m bench tools fetch")
