@@ -128,6 +128,11 @@ def test_accuracy_on_the_phone_matches_the_host_image_by_image(sims: Path, capsy
         assert main(["export", run["run_id"]]) == 0
         exported = json.loads(capsys.readouterr().out)
         predictions[device] = exported["results"][0]["accuracy"]["predictions_top5"]
+        reference = exported["results"][0]["accuracy"]["host_reference"]
+        if device == "sim1":  # the same file on the same CPU: the phone's numbers must match the host's
+            assert reference["top1_agreement"] == 1.0 and reference["mean_abs_output_diff"] < 1e-4
+        else:
+            assert reference is None
     assert predictions["sim1"] == predictions["local"]
     assert len({tuple(p) for p in predictions["local"]}) > 1  # the images were told apart
 

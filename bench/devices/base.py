@@ -58,6 +58,7 @@ class Execution:
     raw: RawRun
     top5: np.ndarray | None = None  # (N, 5) class indices, best first
     classify_wall_s: float | None = None  # feeding, invoking and reading every image
+    scores: np.ndarray | None = None  # (N, classes) dequantised outputs, when the device hands them back
 
 
 class Device(Protocol):

@@ -180,6 +180,14 @@ def _numbers(job: JobResult) -> list[dict[str, str]]:
              "images where this variant's first class equals fp32's"),
             ("accuracy job wall time", _number(acc.duration_s), "s", "loading inputs, feeding and scoring every image"),
         ]
+        if acc.host_reference and "top1_agreement" in acc.host_reference:
+            ref = acc.host_reference
+            rows += [
+                ("top-1 agreement with the host", _number(100 * ref["top1_agreement"], 2), "%",
+                 f"against {ref['reference']}"),
+                ("mean |output - host output|", f"{ref['mean_abs_output_diff']:.3g}", "",
+                 "large values point at the accelerator's numerics, not the variant"),
+            ]
     return [{"name": n, "value": v, "unit": u, "meaning": m} for n, v, u, m in rows]
 
 

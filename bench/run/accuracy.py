@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,34 @@ def score(top5: np.ndarray, data: Preprocessed, subset: Subset,
         failed_images=len(data.failed), top1_agreement_with_fp32=agreement,
         predictions_top5=tuple(tuple(int(c) for c in row) for row in top5),
     )
+
+
+HOST_REFERENCE = "the same model file on the host CPU (LiteRT with XNNPACK), same images"
+
+
+def host_reference(model: Path, inputs: AccuracyInputs, scores_on_device: np.ndarray,
+                   top1_on_device: np.ndarray) -> dict[str, Any]:
+    """Compare a device's outputs with the host CPU's for the same file and images."""
+    from bench.engines.litert_classify import iterate_scores
+
+    pixels = np.load(inputs.pixels_npy, mmap_mode="r")
+    if inputs.mean is not None and inputs.std is not None:
+        mean, std = np.asarray(inputs.mean, np.float32), np.asarray(inputs.std, np.float32)
+
+        def normalize(x: np.ndarray) -> np.ndarray:
+            return np.asarray((x - mean) / std, np.float32)
+    else:
+        def normalize(x: np.ndarray) -> np.ndarray:
+            return x
+    host = np.stack(list(iterate_scores(model, np.asarray(pixels), normalize=normalize)))
+    if host.shape != scores_on_device.shape:
+        return {"reference": HOST_REFERENCE, "error": f"output shapes differ: host {host.shape}, "
+                                                      f"device {scores_on_device.shape}"}
+    host_top1 = np.argmax(host[:, inputs.label_offset:], axis=1)
+    return {"reference": HOST_REFERENCE,
+            "top1_agreement": float(np.mean(host_top1 == top1_on_device)),
+            "mean_abs_output_diff": float(np.mean(np.abs(host - scores_on_device))),
+            "max_abs_output_diff": float(np.max(np.abs(host - scores_on_device)))}
 
 
 def first_choices(result: AccuracyResult, names: tuple[str, ...]) -> dict[str, int]:

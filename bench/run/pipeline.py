@@ -29,7 +29,7 @@ from bench.progress import Bar
 from bench.results.records import DeviceInfo, DeviceState, JobResult, JobStatus, Platform
 from bench.results.stats import summarize
 from bench.results.store import Store
-from bench.run.accuracy import EvalImages, eval_images, first_choices, score
+from bench.run.accuracy import EvalImages, eval_images, first_choices, host_reference, score
 from bench.run.cooldown import hottest_c, wait_until_cool
 from bench.run.devices import open_device
 
@@ -119,6 +119,9 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
         # the accuracy job's wall time: loading the preprocessed images plus feeding and scoring them all
         duration = prepare_s + (execution.classify_wall_s or 0.0)
         accuracy = replace(score(execution.top5, data, images.subset, references.get(key)), duration_s=duration)
+        if execution.scores is not None and inputs is not None:  # a phone: check its numbers against the host's
+            accuracy = replace(accuracy, host_reference=host_reference(built.path, inputs, execution.scores,
+                                                                       execution.top5[:, 0]))
         if job.variant == "fp32":
             references[key] = first_choices(accuracy, data.names)
     after = device.snapshot()

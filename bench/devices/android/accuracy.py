@@ -33,8 +33,9 @@ def _normalizer(accuracy: AccuracyInputs) -> Any:
 
 
 def classify_on_phone(dev: Any, model: Path, remote_model: str, tool: str, flags: dict[str, str],
-                      accuracy: AccuracyInputs, input_shape: tuple[int, ...] | None) -> tuple[np.ndarray, float]:
-    """Return the (N, 5) best classes per image and the wall time of the whole accuracy pass."""
+                      accuracy: AccuracyInputs,
+                      input_shape: tuple[int, ...] | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Return the (N, 5) best classes, the (N, classes) scores and the wall time of the accuracy pass."""
     from bench.engines.litert import load_interpreter
     from bench.engines.litert_classify import best_classes, scores, to_input
 
@@ -76,11 +77,13 @@ def classify_on_phone(dev: Any, model: Path, remote_model: str, tool: str, flags
                               f"(first: image {failed[0].split()[-1]}); run one by hand to see why")
     size = int(np.prod(output["shape"])) * np.dtype(output["dtype"]).itemsize
     top5 = np.empty((len(tensors), 5), np.int64)
+    all_scores = []
     for i in range(len(tensors)):
         data = dev.sync.read_bytes(f"{folder}/out/{i}.raw")
         if len(data) != size:
             raise ToolFailedError(f"output {i} on the phone has {len(data)} bytes, the model's output has {size}")
-        vector = np.frombuffer(data, dtype=output["dtype"])
-        top5[i] = best_classes(scores(vector, output), 5, accuracy.label_offset)
+        vector = scores(np.frombuffer(data, dtype=output["dtype"]), output)
+        all_scores.append(vector)
+        top5[i] = best_classes(vector, 5, accuracy.label_offset)
     adb.shell(dev, f"rm -rf {shlex.quote(folder)}/out")
-    return top5, time.monotonic() - started
+    return top5, np.stack(all_scores), time.monotonic() - started

@@ -164,9 +164,10 @@ class AndroidDevice:
             raise ToolFailedError(f"benchmark_model exited with {run.exit_code} on {self.serial}")
         if accuracy is None:
             return Execution(raw=raw)
-        top5, wall_s = classify_on_phone(self.device, job.model_path, flags["graph"], f"{REMOTE_ROOT}/benchmark_model",
-                                         {k: v for k, v in flags.items() if k != "graph"}, accuracy, job.input_shape)
-        return Execution(raw=raw, top5=top5, classify_wall_s=wall_s)
+        top5, scores, wall_s = classify_on_phone(
+            self.device, job.model_path, flags["graph"], f"{REMOTE_ROOT}/benchmark_model",
+            {k: v for k, v in flags.items() if k != "graph"}, accuracy, job.input_shape)
+        return Execution(raw=raw, top5=top5, classify_wall_s=wall_s, scores=scores)
 
     def tool_sha256(self) -> str:
         """sha256 of the host's copy of the tool, hashed again only when the file changes."""
