@@ -129,21 +129,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _classify(interpreter: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Score every image of `--classify_inputs`; write (N, 5) class indices to `--classify_output`."""
-    from bench.engines.litert_classify import best_classes, scores, to_input
+    from bench.engines.litert_classify import best_classes, pixel_normalizer, scores, to_input
 
     pixels = np.load(args.classify_inputs, mmap_mode="r")
     detail = interpreter.get_input_details()[0]
     if tuple(detail["shape"][1:3]) != tuple(pixels.shape[1:3]):
         raise ValueError(f"model input {list(detail['shape'])} does not fit images of {list(pixels.shape[1:3])}")
     output = interpreter.get_output_details()[0]
-    if args.mean is not None:
-        mean, std = np.asarray(args.mean, np.float32), np.asarray(args.std, np.float32)
-
-        def normalize(x: np.ndarray) -> np.ndarray:
-            return np.asarray((x - mean) / std, np.float32)
-    else:
-        def normalize(x: np.ndarray) -> np.ndarray:
-            return x
+    normalize = pixel_normalizer(args.mean, args.std)
 
     def prepared(i: int) -> np.ndarray:
         return to_input(np.asarray(pixels[i : i + 1]), detail, normalize)

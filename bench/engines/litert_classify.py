@@ -7,7 +7,7 @@ quantisation) and reads the output back as class scores.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,14 @@ from bench.errors import ModelError
 
 # Float pixels -> what the float model expects (identity when the graph normalises).
 Normalize = Callable[[np.ndarray], np.ndarray]
+
+
+def pixel_normalizer(mean: Sequence[float] | None, std: Sequence[float] | None) -> Normalize:
+    """(x - mean) / std per channel; the identity when the model normalises in its own graph (None)."""
+    if mean is None or std is None:
+        return lambda x: x
+    m, s = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+    return lambda x: np.asarray((x - m) / s, np.float32)
 
 
 def quantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:

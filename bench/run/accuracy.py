@@ -61,17 +61,10 @@ HOST_REFERENCE = "the same model file on the host CPU (LiteRT with XNNPACK), sam
 def host_reference(model: Path, inputs: AccuracyInputs, scores_on_device: np.ndarray,
                    top1_on_device: np.ndarray) -> dict[str, Any]:
     """Compare a device's outputs with the host CPU's for the same file and images."""
-    from bench.engines.litert_classify import iterate_scores
+    from bench.engines.litert_classify import iterate_scores, pixel_normalizer
 
     pixels = np.load(inputs.pixels_npy, mmap_mode="r")
-    if inputs.mean is not None and inputs.std is not None:
-        mean, std = np.asarray(inputs.mean, np.float32), np.asarray(inputs.std, np.float32)
-
-        def normalize(x: np.ndarray) -> np.ndarray:
-            return np.asarray((x - mean) / std, np.float32)
-    else:
-        def normalize(x: np.ndarray) -> np.ndarray:
-            return x
+    normalize = pixel_normalizer(inputs.mean, inputs.std)
     host = np.stack(list(iterate_scores(model, np.asarray(pixels), normalize=normalize)))
     if host.shape != scores_on_device.shape:
         return {"reference": HOST_REFERENCE, "error": f"output shapes differ: host {host.shape}, "

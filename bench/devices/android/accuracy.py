@@ -25,19 +25,12 @@ from bench.errors import DeviceError, ToolFailedError
 SECONDS_PER_IMAGE_LIMIT = 10.0
 
 
-def _normalizer(accuracy: AccuracyInputs) -> Any:
-    if accuracy.mean is None or accuracy.std is None:
-        return lambda x: x
-    mean, std = np.asarray(accuracy.mean, np.float32), np.asarray(accuracy.std, np.float32)
-    return lambda x: (x - mean) / std
-
-
 def classify_on_phone(dev: Any, model: Path, remote_model: str, tool: str, flags: dict[str, str],
                       accuracy: AccuracyInputs,
                       input_shape: tuple[int, ...] | None) -> tuple[np.ndarray, np.ndarray, float]:
     """Return the (N, 5) best classes, the (N, classes) scores and the wall time of the accuracy pass."""
     from bench.engines.litert import load_interpreter
-    from bench.engines.litert_classify import best_classes, scores, to_input
+    from bench.engines.litert_classify import best_classes, pixel_normalizer, scores, to_input
 
     started = time.monotonic()
     interpreter = load_interpreter(model)
@@ -50,7 +43,7 @@ def classify_on_phone(dev: Any, model: Path, remote_model: str, tool: str, flags
     pixels = np.load(accuracy.pixels_npy, mmap_mode="r")
     if tuple(detail["shape"][1:3]) != tuple(pixels.shape[1:3]):
         raise DeviceError(f"model input {list(detail['shape'])} does not fit images of {list(pixels.shape[1:3])}")
-    normalize = _normalizer(accuracy)
+    normalize = pixel_normalizer(accuracy.mean, accuracy.std)
     tensors = [to_input(np.asarray(pixels[i:i + 1]), detail, normalize) for i in range(len(pixels))]
     digest = hashlib.sha256(b"".join(t.tobytes() for t in tensors)).hexdigest()[:24]
     folder = f"{Path(remote_model).parent.parent}/inputs/{digest}"
