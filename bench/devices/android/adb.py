@@ -109,7 +109,7 @@ def push_if_changed(dev: Any, pairs: list[tuple[Path, str, str]], *, mode: int =
     free = free_bytes(dev, folder)
     if free is not None and free < need:
         raise DeviceError(f"phone {dev.serial} has {free / 1e6:.0f} MB free in {folder}, {need / 1e6:.0f} MB needed; "
-                          "free space, or run: python -m bench devices clean")
+                          "free space on it, e.g. adb shell rm -r /data/local/tmp/bench (bench pushes again)")
     moved = 0
     for local, digest, path in todo:
         try:
