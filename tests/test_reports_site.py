@@ -35,8 +35,13 @@ def test_every_run_job_and_device_has_a_page_and_plots(published: Path) -> None:
     host = next(p for p in run_pages if "local" in p.parent.name).read_text()
     assert host.count('<tr class="') == len(VARIANTS) + 1  # one row per variant, the failed one too
     assert "corrupt model" in host
+    local_run = next(p for p in run_pages if "local" in p.parent.name).parent
+    phone_run = next(p for p in run_pages if "android" in p.parent.name).parent
     for plot in ("latency", "accuracy", "memory", "resolution"):
-        assert (run_pages[0].parent / f"model1-{plot}.svg").stat().st_size > 1000
+        assert (local_run / f"model1-{plot}.svg").stat().st_size > 1000
+    # the phone's tool printed summaries only: a summary plot, no per-run distribution
+    assert (phone_run / "model1-summary.svg").is_file() and not (phone_run / "model1-latency.svg").exists()
+    assert (phone_run / "model1-memory.svg").is_file() and (phone_run / "model1-resolution.svg").is_file()
 
 
 def test_what_came_from_a_device_is_text_not_markup(published: Path) -> None:

@@ -35,7 +35,7 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _ok(results: Sequence[JobResult]) -> list[JobResult]:
-    return [r for r in results if r.status is JobStatus.OK and r.raw is not None and r.raw.latencies_ms]
+    return [r for r in results if r.status is JobStatus.OK and r.raw is not None and r.latency_ms is not None]
 
 
 def _labels(items: Sequence[JobResult | Row]) -> list[str]:
@@ -46,7 +46,7 @@ def _labels(items: Sequence[JobResult | Row]) -> list[str]:
 
 def latency_distribution(results: Sequence[JobResult]) -> str | None:
     """Box plot of every timed iteration per job (whiskers 5th-95th percentile, outliers as dots)."""
-    jobs = _ok(results)
+    jobs = [r for r in _ok(results) if r.raw and r.raw.latencies_ms]
     if not jobs:
         return None
     figure = _figure(7.0, 0.45 * len(jobs) + 1.2)
@@ -63,6 +63,30 @@ def latency_distribution(results: Sequence[JobResult]) -> str | None:
         axes.set_xlim(right=limit)
         label += f"\n{beyond} run{'s' if beyond != 1 else ''} above {limit:.1f} ms not drawn (each job's page has them all)"
     axes.set_xlabel(label)
+    axes.grid(axis="x", alpha=0.3)
+    return _svg(figure)
+
+
+def latency_summary(results: Sequence[JobResult]) -> str | None:
+    """For tools that print only a summary (benchmark_model on a phone): min-max, mean ± std, median."""
+    jobs = [r for r in results if r.status is JobStatus.OK and r.raw is not None and not r.raw.latencies_ms
+            and r.latency_ms is not None]
+    if not jobs:
+        return None
+    figure = _figure(7.0, 0.45 * len(jobs) + 1.2)
+    axes = figure.add_subplot()
+    for y, job in enumerate(jobs):
+        lat = job.latency_ms
+        assert lat is not None
+        axes.hlines(y, lat.min, lat.max, color="grey", linewidth=1)
+        axes.errorbar(lat.mean, y, xerr=lat.std, fmt="o", color="tab:blue", capsize=3,
+                      label="mean ± std" if y == 0 else None)
+        if lat.p50 is not None:
+            axes.plot(lat.p50, y, "|", color="black", markersize=12, label="median" if y == 0 else None)
+    axes.set_yticks(range(len(jobs)), _labels(jobs))
+    axes.invert_yaxis()
+    axes.set_xlabel("latency per inference (ms), as the tool summarised it; grey: min-max")
+    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     axes.grid(axis="x", alpha=0.3)
     return _svg(figure)
 

@@ -202,7 +202,9 @@ def _render_run(writer: _Writer, data: RunData, device_href: str) -> None:
         rows = comparison_rows(jobs)
         plot_list = []
         for name, title, svg in (
-            ("latency", "Latency distribution (every timed run)", plots.latency_distribution(jobs)),
+            ("latency", "Latency distribution (every timed run)",
+             plots.latency_distribution([j for j in jobs if j.raw is None or j.raw.latencies_ms])),
+            ("summary", "Latency as the tool summarised it (it printed no per-run times)", plots.latency_summary(jobs)),
             ("accuracy", "Top-1 against latency, Pareto front", plots.accuracy_vs_latency(rows)),
             ("memory", "Peak memory", plots.memory(jobs)),
             ("resolution", "Latency and top-1 against input resolution", plots.resolution(jobs, rows)),
