@@ -88,3 +88,23 @@ def test_a_folder_that_is_not_a_site_is_never_replaced(tmp_path: Path) -> None:
     with make_store(tmp_path / "s.sqlite") as store, pytest.raises(ConfigError, match="not a bench site"):
         publish(store, mine)
     assert (mine / "thesis.tex").read_text() == "years of work"
+
+
+def test_a_phone_job_page_shows_the_tools_own_memory_lines_and_delegates(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from bench.results.records import JobResult
+    from bench.results.store import RunRecord
+    from tests.sitefixtures import _job
+
+    job = _job("android", "int8", 1)
+    assert job.raw is not None
+    raw = replace(job.raw, tool_memory_init_delta_mb=9.5, tool_memory_overall_delta_mb=31.25,
+                  delegates=({"name": "GPU", "status": "partial", "nodes_delegated": 10, "nodes_total": 15,
+                              "partitions": 3},))
+    with make_store(tmp_path / "s.sqlite") as store:
+        record: RunRecord = store.runs()[0]
+        stored = JobResult.from_dict(replace(job, raw=raw).to_dict())  # through the store's own form
+        site.write_site([site.RunData(record=record, results=[stored])], tmp_path / "site")
+    page = next((tmp_path / "site").glob("runs/*/jobs/*.html")).read_text()
+    assert "memory delta overall" in page and "31.25" in page and "partial, 10/15 nodes" in page

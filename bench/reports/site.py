@@ -156,6 +156,18 @@ def _numbers(job: JobResult) -> list[dict[str, str]]:
             ("peak memory after init", _number(raw.peak_rss_after_init_mb, 1), "MB", "VmHWM once the model is ready"),
             ("peak memory", _number(raw.peak_rss_mb, 1), "MB", PEAK_MEMORY_NOTE.removeprefix("peak MB: ")),
         ]
+        if raw.tool_memory_overall_delta_mb is not None:
+            rows += [
+                ("tool's memory delta at init", _number(raw.tool_memory_init_delta_mb, 2), "MB",
+                 "benchmark_model's own line: growth of its peak RSS from its start, after init"),
+                ("tool's memory delta overall", _number(raw.tool_memory_overall_delta_mb, 2), "MB",
+                 "the same over the whole run; excludes what the tool held before loading the model"),
+            ]
+        for delegate in raw.delegates:
+            coverage = "" if delegate.get("nodes_delegated") is None else \
+                f", {delegate['nodes_delegated']}/{delegate.get('nodes_total') or '?'} nodes"
+            rows.append((f"delegate {delegate['name']}", f"{delegate['status']}{coverage}", "",
+                         "as the tool reported it: full, partial, none or failed"))
     if lat is not None:
         rows += [
             ("timed runs", _number(lat.count), "runs", "steady-state iterations, each kept"),
