@@ -215,7 +215,7 @@ def _render_run(writer: _Writer, data: RunData, device_href: str) -> None:
         plot_list = []
         for name, title, svg in (
             ("latency", "Latency distribution (every timed run)",
-             plots.latency_distribution([j for j in jobs if j.raw is None or j.raw.latencies_ms])),
+             plots.latency_distribution(jobs)),
             ("summary", "Latency as the tool summarised it (it printed no per-run times)", plots.latency_summary(jobs)),
             ("accuracy", "Top-1 against latency, Pareto front", plots.accuracy_vs_latency(rows)),
             ("memory", "Peak memory", plots.memory(jobs)),

@@ -83,20 +83,25 @@ def latency_stats(latencies_ms: Sequence[float]) -> LatencyStats:
     )
 
 
+def _count_and_spread_warnings(count: int, cv: float | None) -> list[str]:
+    """The warnings a run and a tool's summary share: too few runs, too much spread (None: unknown)."""
+    warnings = []
+    if count < MIN_RUNS:
+        warnings.append(f"only {count} timed runs (fewer than {MIN_RUNS}): percentiles and spread are "
+                        "unreliable; raise --num-runs or --min-secs")
+    if cv is not None and cv > CV_LIMIT:
+        warnings.append(f"coefficient of variation {100 * cv:.1f}% is above {100 * CV_LIMIT:.0f}%: the device was "
+                        "busy or its clocks moved; close other apps, let it cool, or pin to big cores")
+    return warnings
+
+
 def instability_warnings(latencies_ms: Sequence[float]) -> list[str]:
     """Return why these latencies should not be trusted as they are; empty when they look stable."""
     data = np.asarray(latencies_ms, dtype=np.float64)
-    warnings: list[str] = []
-    if len(data) < MIN_RUNS:
-        warnings.append(f"only {len(data)} timed runs (fewer than {MIN_RUNS}): percentiles and spread are "
-                        "unreliable; raise --num-runs or --min-secs")
-        if len(data) < 2:
-            return warnings
-    mean = data.mean()
-    cv = data.std(ddof=1) / mean if mean > 0 else 0.0
-    if cv > CV_LIMIT:
-        warnings.append(f"coefficient of variation {100 * cv:.1f}% is above {100 * CV_LIMIT:.0f}%: the device was "
-                        "busy or its clocks moved; close other apps, let it cool, or pin to big cores")
+    cv = None  # one run has no spread
+    if len(data) >= 2:
+        cv = float(data.std(ddof=1) / data.mean()) if data.mean() > 0 else 0.0
+    warnings = _count_and_spread_warnings(len(data), cv)
     if len(data) >= 4:
         half = len(data) // 2
         first, second = float(np.median(data[:half])), float(np.median(data[half:]))
@@ -123,14 +128,7 @@ def summary_stats(summary_ms: dict[str, float]) -> LatencyStats:
 def summary_warnings(summary_ms: dict[str, float]) -> list[str]:
     """Instability warnings a summary allows: too few runs and spread (drift needs the runs themselves)."""
     stats = summary_stats(summary_ms)
-    warnings = []
-    if stats.count < MIN_RUNS:
-        warnings.append(f"only {stats.count} timed runs (fewer than {MIN_RUNS}): percentiles and spread are "
-                        "unreliable; raise --num-runs or --min-secs")
-    if stats.cv > CV_LIMIT:
-        warnings.append(f"coefficient of variation {100 * stats.cv:.1f}% is above {100 * CV_LIMIT:.0f}%: the device "
-                        "was busy or its clocks moved; close other apps, let it cool, or pin to big cores")
-    return warnings
+    return _count_and_spread_warnings(stats.count, stats.cv)
 
 
 def summarize(latencies_ms: Sequence[float], summary_ms: dict[str, float] | None) -> tuple[LatencyStats, list[str]]:

@@ -16,7 +16,7 @@ import shlex
 import struct
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bench.devices.android import adb
@@ -37,8 +37,6 @@ class ToolRun:
     wall_s: float = 0.0
     sampled_vmhwm_mb: float | None = None  # the largest VmHWM read from /proc/<pid>/status while it ran
     sampled_vmrss_mb: float | None = None  # the largest VmRSS seen
-    samples: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def command_line(tool: str, flags: dict[str, str], cpu_mask: str | None) -> str:
@@ -58,7 +56,6 @@ def _sample(dev: Any, run: ToolRun, stop: threading.Event) -> None:
             continue
         values = {k: int(v) / 1024.0 for k, v in _STATUS.findall(text)}
         if "VmHWM" in values:
-            run.samples += 1
             run.sampled_vmhwm_mb = max(run.sampled_vmhwm_mb or 0.0, values["VmHWM"])
         if "VmRSS" in values:
             run.sampled_vmrss_mb = max(run.sampled_vmrss_mb or 0.0, values["VmRSS"])
