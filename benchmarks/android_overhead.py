@@ -15,26 +15,19 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-from bench.devices.android.sim.lab import adb_binary
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from bench.devices.android.sim.lab import adb_binary, free_port
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--variants", default="fp32,int8,pruned50,res160")
     args = parser.parse_args()
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-android-overhead-") as folder:
         env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(port), "BENCH_DATA": folder}
         bench = [sys.executable, "-m", "bench"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,22 +11,16 @@ import pytest
 
 from bench.devices.android import adb
 from bench.devices.android.backend import REMOTE_ROOT, AndroidDevice, remote_model_path
-from bench.devices.android.sim.lab import AdbServer, SimLab
+from bench.devices.android.sim.lab import AdbServer, SimLab, free_port
 from bench.devices.android.sim.profiles import set_free_bytes, set_temperature
 from bench.devices.base import ModelJob, RunSettings
 from bench.errors import DeviceError, DeviceNotReadyError
 from bench.fileio import sha256_file
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def phones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimLab, object, Path]]:
-    port = _free_port()
+    port = free_port()
     root = tmp_path_factory.mktemp("android")
     tool = root / "benchmark_model"  # the simulated phones' x86_64 tool
     tool.write_text(f"#!/bin/sh\nexec {sys.executable} -m bench.engines.benchmark_model_compat \"$@\"\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,18 +10,12 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.devices.android.sim.lab import adb_binary
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from bench.devices.android.sim.lab import adb_binary, free_port
 
 
 @pytest.fixture
 def sims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Path]:
-    port = _free_port()
+    port = free_port()
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
     monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))

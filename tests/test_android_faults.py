@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.devices.android.sim.lab import adb_binary
+from bench.devices.android.sim.lab import adb_binary, free_port
 from bench.devices.android.sim.profiles import set_faults, set_free_bytes, set_temperature
 
 
@@ -25,9 +24,7 @@ from bench.devices.android.sim.profiles import set_faults, set_free_bytes, set_t
 def phone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One simulated phone for the module, with a bench.toml that keeps watchdogs short."""
     root = tmp_path_factory.mktemp("faults")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     saved = {k: os.environ.get(k) for k in ("ANDROID_ADB_SERVER_PORT", "BENCH_DATA", "BENCH_CACHE")}
     os.environ.update(ANDROID_ADB_SERVER_PORT=str(port), BENCH_DATA=str(root / "data"), BENCH_CACHE=str(root / "c"))
     cwd = Path.cwd()

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import adbutils
 import pytest
 
-from bench.devices.android.sim.lab import AdbServer, SimLab
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from bench.devices.android.sim.lab import AdbServer, SimLab, free_port
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimLab, adbutils.AdbClient]]:
-    port = _free_port()
+    port = free_port()
     with AdbServer(port), SimLab(tmp_path_factory.mktemp("sim"), count=2) as lab:
         lab.connect(port)
         yield lab, adbutils.AdbClient(host="127.0.0.1", port=port)
@@ -67,14 +60,14 @@ def test_the_profile_answers_like_a_phone(lab: tuple[SimLab, adbutils.AdbClient]
 
 @pytest.fixture
 def one_phone(tmp_path: Path) -> Iterator[tuple[SimLab, adbutils.AdbDevice]]:
-    port = _free_port()
+    port = free_port()
     with AdbServer(port), SimLab(tmp_path, count=1) as lab:
         lab.connect(port)
         yield lab, adbutils.AdbClient(host="127.0.0.1", port=port).device(serial=lab.running[0].serial)
 
 
 def test_fault_slow_link_still_moves_every_byte(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with AdbServer(port), SimLab(tmp_path, count=1) as lab:
         lab.phones[0].own_faults.max_payload = 1024  # set before adb connects: it is part of the handshake
         lab.connect(port)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -16,6 +17,13 @@ from types import TracebackType
 
 from bench.devices.android.sim.daemon import SimPhone, serve
 from bench.devices.android.sim.profiles import install
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a private adb server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def adb_binary() -> str:
