@@ -5,6 +5,7 @@ Two jobs per run: the same model with two accelerators, the fault aimed at one o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -44,6 +45,16 @@ def phone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 os.environ[key] = value
 
 
+@contextlib.contextmanager
+def injected(phone: Path, **faults: object) -> Iterator[None]:
+    """The phone misbehaves as told inside the block, and behaves again after it."""
+    set_faults(phone, **faults)
+    try:
+        yield
+    finally:
+        set_faults(phone)
+
+
 def _run(models: list[Path], capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, dict]]:  # type: ignore[type-arg]
     capsys.readouterr()
     code = main(["run", "--device", "sim1", "--model", ",".join(map(str, models)), "--variants", "original",
@@ -62,30 +73,21 @@ def _check(code: int, results: dict[str, dict], failed: str, reason: str) -> Non
 
 
 def test_the_tool_hangs(phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    set_faults(phone, hang_on_command="--use_gpu=true")
-    try:
+    with injected(phone, hang_on_command="--use_gpu=true"):
         code, results = _run([tiny_tflite], capsys, "--accelerators", "gpu,xnnpack")
-    finally:
-        set_faults(phone)
     _check(code, results, f"{tiny_tflite.stem}/gpu", "said nothing for 5 s and was killed")
 
 
 def test_the_tool_crashes(phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    set_faults(phone, crash_on_command="--use_gpu=true")
-    try:
+    with injected(phone, crash_on_command="--use_gpu=true"):
         code, results = _run([tiny_tflite], capsys, "--accelerators", "gpu,xnnpack")
-    finally:
-        set_faults(phone)
     _check(code, results, f"{tiny_tflite.stem}/gpu", "Segmentation fault")
 
 
 def test_the_link_drops_during_a_run_and_the_phone_comes_back(phone: Path, tiny_tflite: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    set_faults(phone, disconnect_on_command="--use_gpu=true")
-    try:
+    with injected(phone, disconnect_on_command="--use_gpu=true"):
         code, results = _run([tiny_tflite], capsys, "--accelerators", "gpu,xnnpack")
-    finally:
-        set_faults(phone)
     _check(code, results, f"{tiny_tflite.stem}/gpu", "lost phone")
 
 
@@ -93,11 +95,8 @@ def test_the_link_drops_during_a_push(phone: Path, tiny_tflite: Path, tmp_path: 
                                       capsys: pytest.CaptureFixture[str]) -> None:
     fresh = tmp_path / "fresh.tflite"
     fresh.write_bytes(tiny_tflite.read_bytes() + b"\0" * 64)  # new bytes: it must be pushed
-    set_faults(phone, disconnect_on_push_bytes=1)
-    try:
+    with injected(phone, disconnect_on_push_bytes=1):
         code, results = _run([fresh, tiny_tflite], capsys, "--accelerators", "xnnpack")
-    finally:
-        set_faults(phone)
     _check(code, results, "fresh/xnnpack", "failed")
 
 
