@@ -13,6 +13,8 @@
     warmup_runs = 1
     warmup_min_secs = 0.5
     benchmark_model = "tools/benchmark_model"   # for phones: the tool built for their ABI
+    run_eval = "tools/run_eval"            # optional: the ImageNet run_eval for their ABI scores accuracy
+    op_profiling = false                   # per-operator times from benchmark_model
 
     [dataset]
     imagenet = "/data/imagenet/val"        # or BENCH_IMAGENET; none = accuracy not measured
@@ -58,6 +60,8 @@ class RunConfig:
     cooldown_timeout_s: float = 300.0
     watchdog_margin_s: float = 60.0  # a run is killed after 2 x max_secs + this
     fixed_performance: bool = False  # Android: `cmd power set-fixed-performance-mode-enabled true` for the run
+    op_profiling: bool = False  # benchmark_model --enable_op_profiling: per-operator times (the profiler costs time)
+    run_eval: str | None = None  # host copy of the phones' ImageNet run_eval: it then scores accuracy on the phone
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,8 +34,12 @@ SHARED_EXPECTED = {
     "benchmark_model-memory-delta-line.txt": {"inference.count": 50, "warmup": None, "memory.overall_mb": 140.508},
     "benchmark_model-nnapi-failure.txt": {"status": "failed", "inference": None, "delegates": [("NNAPI", "failed")]},
     "benchmark_model-no-prefix-taskset.txt": {"warmup.count": 2, "inference.avg_ms": 266.473, "init_ms": 20.283},
-    "benchmark_model-op-profiling-legacy-summary.txt": {"inference.count": 50, "inference.avg_ms": 79.732,
-                                                        "init_ms": 38.467, "first_inference_ms": None},
+    # its only `count=` line is the op profiler's per-run operator total, not the tool's latency
+    "benchmark_model-op-profiling-legacy-summary.txt": {"inference": None, "inference_avg_ms": 79.7609,
+                                                        "init_ms": 38.467, "first_inference_ms": None,
+                                                        "op_profile.total_ms.count": 50,
+                                                        "op_profile.total_ms.avg_ms": 79.732, "op_profile.nodes": 31,
+                                                        "init_profile": None},
     "benchmark_model-peak-memory-line-older.txt": {"memory.init_mb": 4.92969, "memory.overall_mb": 138.809},
     "benchmark_model-single-warmup-scientific.txt": {"warmup.count": 1, "warmup.avg_ms": 3512.391,
                                                      "inference_avg_ms": 2950.34, "first_inference_ms": 3512.391},
@@ -89,6 +93,32 @@ def test_current_format_with_every_field() -> None:
                     "inference.p5_ms": 11.5, "inference.median_ms": 11.95, "warmup.count": 40,
                     "memory.init_mb": 9.5, "memory.overall_mb": 31.25, "memory.peak_mb": 33.125,
                     "model_size_mb": 5.26291, "delegates": [("XNNPACK", "full")]})
+
+
+@needs_shared
+def test_the_legacy_op_tables() -> None:
+    profile = _parse(SHARED, "benchmark_model-op-profiling-legacy-summary.txt")["op_profile"]
+    assert profile["ops"] == [{"node_type": "CONV_2D", "start_ms": 0.0, "first_ms": 4.269, "avg_ms": 4.269,
+                               "percent": 0.107, "cdf_percent": 0.107, "mem_kb": 0.0, "times_called": 0,
+                               "name": "MobilenetV1/MobilenetV1/Conv2d_0/Relu6"}]
+    assert [(t["node_type"], t["count"], t["avg_ms"]) for t in profile["by_type"]] == [
+        ("CONV_2D", 15, 1.406), ("DEPTHWISE_CONV_2D", 13, 0.169), ("SOFTMAX", 1, 0.0), ("RESHAPE", 1, 0.0),
+        ("AVERAGE_POOL_2D", 1, 0.0)]
+
+
+def test_op_profiling_keeps_the_runs_apart_from_the_initialisation() -> None:
+    report = _parse(OURS, "benchmark_model-op-profiling-ours.txt")
+    # the timed runs' statistics are the tool's, untouched by the profiler's own `Timings` lines
+    _check(report, {"inference.count": 80, "inference.avg_ms": 12.0, "warmup.count": 40, "init_ms": 21.5,
+                    "op_profile.nodes": 3, "op_profile.total_ms.count": 80, "op_profile.total_ms.avg_ms": 11.761,
+                    "init_profile.nodes": 2, "init_profile.total_ms.count": 1})
+    runs = report["op_profile"]
+    assert [(o["node_type"], o["name"], o["avg_ms"], o["times_called"]) for o in runs["ops"]] == [
+        ("TfLiteXNNPackDelegate", "[stem_conv]:65", 10.61, 1), ("DEQUANTIZE", "[logits_dequant]:66", 0.018, 1),
+        ("SOFTMAX", "[probs]:67", 1.133, 1)]
+    assert [(t["node_type"], t["percent"]) for t in runs["by_type"]] == [
+        ("TfLiteXNNPackDelegate", 90.215), ("SOFTMAX", 9.633), ("DEQUANTIZE", 0.153)]
+    assert [o["node_type"] for o in report["init_profile"]["ops"]] == ["ModifyGraphWithDelegate", "AllocateTensors"]
 
 
 def test_a_gpu_run_that_left_ops_on_the_cpu_says_so() -> None:

@@ -108,3 +108,24 @@ def test_a_phone_job_page_shows_the_tools_own_memory_lines_and_delegates(tmp_pat
         site.write_site([site.RunData(record=record, results=[stored])], tmp_path / "site")
     page = next((tmp_path / "site").glob("runs/*/jobs/*.html")).read_text()
     assert "memory delta overall" in page and "31.25" in page and "partial, 10/15 nodes" in page
+
+
+def test_an_op_profiled_job_page_lists_operator_types_and_the_slowest_operators(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from bench.devices.android.tool_result import raw_run
+    from bench.results.records import JobResult
+    from tests.sitefixtures import _job
+
+    output = (Path(__file__).parent / "data" / "tool-outputs" / "benchmark_model-op-profiling-ours.txt").read_text()
+    raw = raw_run(output, requested="xnnpack", model_size_bytes=5_262_910, input_shape=(1, 224, 224, 3),
+                  tool_sha256="cd" * 32, sampled_vmhwm_mb=40.0)
+    assert raw.op_profile is not None and raw.op_profile["nodes"] == 3
+    job = JobResult.from_dict(replace(_job("android", "int8", 1), raw=raw).to_dict())
+    with make_store(tmp_path / "s.sqlite") as store:
+        site.write_site([site.RunData(record=store.runs()[0], results=[job])], tmp_path / "site")
+    page = next((tmp_path / "site").glob("runs/*/jobs/*.html")).read_text()
+    types = page.split('id="op-types"')[1].split("</table>")[0]
+    assert types.index("TfLiteXNNPackDelegate") < types.index("SOFTMAX") < types.index("DEQUANTIZE")
+    slowest = page.split('id="op-slowest"')[1].split("</table>")[0]
+    assert slowest.index("[stem_conv]:65") < slowest.index("[probs]:67") < slowest.index("[logits_dequant]:66")

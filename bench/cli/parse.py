@@ -9,6 +9,8 @@ from typing import Any
 from bench.cli.common import print_json
 from bench.errors import ConfigError
 
+TOP_TYPES = 5
+
 
 def register(subparsers: Any) -> None:
     parse = subparsers.add_parser("parse", help="parse a saved benchmark_model, run_eval or inference_diff log")
@@ -42,6 +44,10 @@ def _parse(args: argparse.Namespace) -> int:
     for d in report["delegates"]:
         coverage = "" if d["nodes_delegated"] is None else f" {d['nodes_delegated']}/{d['nodes_total'] or '?'} nodes"
         print(f"  delegate {d['name']}: {d['status']}{coverage}")
+    profile = report["op_profile"]
+    if profile and profile["by_type"]:
+        print("  op profile (ms per run, by operator type): " + ", ".join(
+            f"{t['node_type']}={t['avg_ms']}" for t in profile["by_type"][:TOP_TYPES]))
     if report["accuracy"]:
         print("  accuracy: " + ", ".join(f"{k}={v}" for k, v in report["accuracy"].items()))
     return 0 if report["status"] == "ok" else 1

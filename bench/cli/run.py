@@ -54,6 +54,10 @@ def register(subparsers: Any) -> None:
                      help="benchmark_model built for the phone's ABI (else the inventory's)")
     run.add_argument("--fixed-performance", dest="fixed_performance", action="store_const", const=True, default=None,
                      help="Android: turn on the fixed performance mode (steady clocks) for the run")
+    run.add_argument("--op-profiling", dest="op_profiling", action="store_const", const=True, default=None,
+                     help="benchmark_model's per-operator times (--enable_op_profiling; the profiler adds overhead)")
+    run.add_argument("--run-eval", dest="run_eval", default=None, metavar="PATH",
+                     help="ImageNet run_eval built for the phone's ABI: accuracy is then scored by it on the phone")
     run.add_argument("--resume", default=None, metavar="RUN_ID", help="finish only the jobs RUN_ID lacks")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     store_arg(run)
@@ -99,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         warmup_runs=args.warmup_runs, warmup_min_secs=args.warmup_min_secs, prune_budget_s=args.prune_budget_s,
         benchmark_model=args.benchmark_model, cooldown_below_c=args.cooldown_below_c,
         cooldown_timeout_s=args.cooldown_timeout_s, fixed_performance=args.fixed_performance,
+        op_profiling=args.op_profiling, run_eval=args.run_eval,
     )
 
     def progress(result: Any, position: int, total: int) -> None:

@@ -26,6 +26,7 @@ class RunSettings:
     warmup_min_secs: float
     # the watchdog allows 2 x max_secs of runs plus this for loading, delegate compilation and output
     watchdog_margin_s: float = 60.0
+    op_profiling: bool = False  # ask the tool for per-operator times
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

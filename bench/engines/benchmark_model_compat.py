@@ -92,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
         _say("Use gpu: [1]")
     if args.use_nnapi:
         _say("Use NNAPI: [1]")
+    if args.enable_op_profiling:
+        _say("Enable op profiling: [1]")
+        # LiteRT's Python API has no per-operator profiler: say so instead of printing made-up tables
+        print("WARNING: bench-benchmark-model cannot profile operators (LiteRT's Python API has no op profiler); "
+              "no operator tables follow.", flush=True)
     if not Path(args.graph).is_file():
         print(f"ERROR: Could not open '{args.graph}'.", flush=True)
         print("ERROR: Failed to mmap model " + args.graph, flush=True)

@@ -12,7 +12,8 @@ start of the tool (MB): init=.. overall=..`, older `Peak memory footprint (MB): 
 `Overall peak memory footprint (MB) via periodic monitoring: ..`); delegate lines (created,
 applied fully / partially / not at all, `Replacing N out of M node(s) ... yielding P partitions`,
 `63 operations will run on the GPU, and the remaining 1 operations will run on the CPU`, failures);
-and `Benchmarking failed.`. Numbers the text does not give stay None: nothing is guessed.
+the op profiler's tables (`bench.engines.op_profile`); and `Benchmarking failed.`. Numbers the text
+does not give stay None: nothing is guessed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.engines.op_profile import OpProfile, OpProfileReader
 from bench.errors import ResultFormatError
 
 US_PER_MS = 1000.0
@@ -126,6 +128,8 @@ class ToolReport:
     latencies: dict[str, dict[str, float]] = field(default_factory=dict)
     output_diffs: list[dict[str, float]] = field(default_factory=list)
     verdicts: dict[str, str] = field(default_factory=dict)
+    op_profile: OpProfile | None = None  # --enable_op_profiling: the timed runs' operator tables
+    init_profile: OpProfile | None = None  # ... and the initialisation's
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +143,8 @@ class ToolReport:
             "model_size_mb": self.model_size_mb, "delegates": [d.to_dict() for d in self.delegates],
             "accuracy": self.accuracy, "eval_runs": self.eval_runs, "latencies_ms": self.latencies,
             "output_diffs": self.output_diffs, "verdicts": self.verdicts,
+            "op_profile": self.op_profile.to_dict() if self.op_profile else None,
+            "init_profile": self.init_profile.to_dict() if self.init_profile else None,
         }
 
 
@@ -210,6 +216,7 @@ def parse_tool_output(text: str) -> ToolReport:
     lines = [strip_prefix(raw.split(" # ")[0]) for raw in raw_lines]
     report = ToolReport(tool="benchmark_model")
     delegates = _Delegates()
+    profile = OpProfileReader()
     counts: list[tuple[int | None, Stats]] = []  # (iterations asked for by the preceding header, stats)
     header: int | None = None
     errors: list[str] = []
@@ -227,6 +234,10 @@ def parse_tool_output(text: str) -> ToolReport:
             header = int(match.group(1))
         elif line.startswith("Memory (bytes)"):  # the op profiler's allocation counter, not a timing
             continue
+        elif line.startswith("Timings (microseconds):") and (match := _COUNT.search(line)):
+            profile.read_total(_stats(int(match.group(1)), match.group(2)).to_dict())  # operator time, not latency
+        elif profile.read(line):
+            pass
         elif match := _COUNT.search(line):
             counts.append((header, _stats(int(match.group(1)), match.group(2))))
             header = None
@@ -278,6 +289,7 @@ def parse_tool_output(text: str) -> ToolReport:
                                 "stdout (or `adb logcat -s tflite`)?")
     _assign_counts(report, counts)
     report.delegates = list(delegates.by_name.values())
+    report.op_profile, report.init_profile = profile.runs, profile.init
     if report.output_diffs:
         report.tool = "inference_diff"
     elif topk or proto_topk or average_precision:

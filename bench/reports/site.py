@@ -203,6 +203,15 @@ def _numbers(job: JobResult) -> list[dict[str, str]]:
     return [{"name": n, "value": v, "unit": u, "meaning": m} for n, v, u, m in rows]
 
 
+SLOWEST_OPS = 15
+
+
+def _slowest_ops(job: JobResult) -> list[dict[str, object]]:
+    """The operators that took longest per run, from the tool's op profile (run order otherwise)."""
+    ops = (job.raw.op_profile or {}).get("ops", []) if job.raw else []
+    return sorted(ops, key=lambda o: -(o.get("avg_ms") or 0.0))[:SLOWEST_OPS]
+
+
 def _render_run(writer: _Writer, data: RunData, device_href: str) -> None:
     record, results = data.record, data.results
     base = f"runs/{slug(record.run_id)}"
@@ -247,6 +256,8 @@ def _render_run(writer: _Writer, data: RunData, device_href: str) -> None:
         writer.page(f"{base}/{page}", "job.html", title=job.job_id, job=job, run_id=record.run_id,
                     run_href="../index.html", device=record.device, device_href=f"../../../{device_href}",
                     numbers=_numbers(job), state=_state_rows(job.state_before, job.state_after),
+                    op_types=(job.raw.op_profile or {}).get("by_type", []) if job.raw else [],
+                    op_slowest=_slowest_ops(job),
                     histogram=histogram.removeprefix("jobs/") if has_histogram else None,
                     raw_output=job.raw.raw_output if job.raw else "")
 

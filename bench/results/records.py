@@ -102,9 +102,12 @@ class RawRun:
     tool_memory_overall_delta_mb: float | None = None
     # delegates as the tool reported them: name, status (full/partial/none/failed), nodes, partitions
     delegates: tuple[dict[str, Any], ...] = ()
+    # --enable_op_profiling: operators in run order and totals by type (bench.engines.op_profile)
+    op_profile: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"summary_ms": self.summary_ms, "tool_memory_init_delta_mb": self.tool_memory_init_delta_mb,
+        return {"op_profile": self.op_profile, "summary_ms": self.summary_ms,
+                "tool_memory_init_delta_mb": self.tool_memory_init_delta_mb,
                 "tool_memory_overall_delta_mb": self.tool_memory_overall_delta_mb,
                 "delegates": [dict(d) for d in self.delegates], "engine": self.engine,
                 "engine_version": self.engine_version,
@@ -125,7 +128,7 @@ class RawRun:
                    raw_output=data.get("raw_output", ""), summary_ms=data.get("summary_ms"),
                    tool_memory_init_delta_mb=data.get("tool_memory_init_delta_mb"),
                    tool_memory_overall_delta_mb=data.get("tool_memory_overall_delta_mb"),
-                   delegates=tuple(data.get("delegates") or ()))
+                   delegates=tuple(data.get("delegates") or ()), op_profile=data.get("op_profile"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

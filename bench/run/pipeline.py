@@ -126,6 +126,8 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
             references[key] = first_choices(accuracy, data.names)
     after = device.snapshot()
     stats, warnings = summarize(raw.latencies_ms, raw.summary_ms)
+    if settings.op_profiling and raw.op_profile is None:  # the timing stands; only the breakdown is missing
+        log.warning("%s: op profiling was asked for, but %s printed no operator table", job.job_id, raw.engine)
     heated = _heating_c(before, after)
     if heated is not None and heated > HEATING_LIMIT_C:
         warnings.append(f"the device heated by {heated:.1f} °C during the job: it may have throttled; "
@@ -169,7 +171,7 @@ def execute_run(
               if config.dataset.imagenet else None)
     references = _stored_references(store.job_results(run_id), images) if images else {}
     settings = RunSettings(num_runs=config.run.num_runs, min_secs=config.run.min_secs, max_secs=config.run.max_secs,
-                           watchdog_margin_s=config.run.watchdog_margin_s,
+                           watchdog_margin_s=config.run.watchdog_margin_s, op_profiling=config.run.op_profiling,
                            warmup_runs=config.run.warmup_runs, warmup_min_secs=config.run.warmup_min_secs)
     with _fixed_performance(device, config.run.fixed_performance), \
             Bar(total=len(todo), desc=f"measure on {device_alias}", unit="jobs") as bar:

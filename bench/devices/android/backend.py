@@ -155,6 +155,8 @@ class AndroidDevice:
         if job.input_shape:
             flags["input_layer_shape"] = ",".join(str(d) for d in job.input_shape)
         flags["report_peak_memory_footprint"] = "true"
+        if s.op_profiling:
+            flags["enable_op_profiling"] = "true"
         line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, self.big_core_mask())
         run = run_tool(self.device, line, timeout_s=2 * s.max_secs + s.watchdog_margin_s)
         raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,

@@ -53,4 +53,5 @@ def raw_run(output: str, *, requested: str, model_size_bytes: int, input_shape: 
         raw_output=output, tool_memory_init_delta_mb=report.memory_init_mb,
         tool_memory_overall_delta_mb=report.memory_overall_mb,
         delegates=tuple(d.to_dict() for d in report.delegates),
+        op_profile=report.op_profile.to_dict() if report.op_profile else None,
     )
