@@ -130,15 +130,76 @@ def test_accuracy_on_the_phone_matches_the_host_image_by_image(sims: Path, capsy
     assert len({tuple(p) for p in predictions["local"]}) > 1  # the images were told apart
 
 
-def test_fixed_performance_mode_is_turned_on_for_the_run_and_recorded(
+def test_fixed_performance_mode_and_op_profiling_reach_the_phone(
     sims: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     flag = _phone_root(sims, 2) / ".sim/fixed_performance"
     code = main(["run", "--device", "sim2", "--model", str(tiny_tflite), "--variants", "original", "--num-runs", "5",
-                 "--min-secs", "0", "--warmup-min-secs", "0", "--fixed-performance", "--json"])
+                 "--min-secs", "0", "--warmup-min-secs", "0", "--fixed-performance", "--op-profiling", "--json"])
     assert code in (0, 2)
     run_id = json.loads(capsys.readouterr().out)["run_id"]
     assert flag.read_text().strip() == "false"  # on for the run, off again after it
     assert main(["export", run_id]) == 0
     result = json.loads(capsys.readouterr().out)["results"][0]
     assert result["state_before"]["fixed_performance"] is True
+    # the flag reached the tool; the simulated phone's tool has no op profiler and says so: no table is made up
+    assert "Enable op profiling: [1]" in result["raw"]["raw_output"] and result["raw"]["op_profile"] is None
+
+
+def _colour_model(folder: Path) -> Path:
+    """A uint8-input (scale 1, zero point 0) 1,000-class model that names an image's class from its colour."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tests.imagefixtures import COLOURS
+
+    weights = np.zeros((3, 1000), np.float32)
+    for label, colour in COLOURS.items():
+        weights[:, label] = (np.asarray(colour) / 255.0 - 0.5) * 4
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 224, 224, 3], tf.float32)])
+    def model(x: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(tf.reduce_mean(x, axis=[1, 2]) / 255.0 - 0.5, tf.constant(weights))
+
+    def calibration() -> Iterator[list[np.ndarray]]:
+        for value in (0, 255, 128):  # pixels span 0..255 exactly: the input's scale is 1, its zero point 0
+            yield [np.full((1, 224, 224, 3), value, np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = calibration
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    path = folder / "colour.tflite"
+    path.write_bytes(converter.convert())
+    return path
+
+
+def test_run_eval_scores_on_the_phone_and_a_model_it_would_misfeed_is_scored_another_way(
+    sims: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.imagefixtures import coloured_class_folders
+
+    images = coloured_class_folders(sims / "imagenet")
+    run_eval = sims / "data" / "sim" / "run_eval"  # the simulated phones' run_eval (`bench sim start` writes it)
+    scored = {}
+    for model in (_colour_model(sims), _varied_model(sims)):
+        code = main(["run", "--device", "sim1", "--model", str(model), "--variants", "original", "--imagenet",
+                     str(images), "--run-eval", str(run_eval), "--num-runs", "5", "--min-secs", "0",
+                     "--warmup-min-secs", "0", "--json"])
+        assert code in (0, 2)
+        run_id = json.loads(capsys.readouterr().out)["run_id"]
+        assert main(["export", run_id]) == 0
+        result = json.loads(capsys.readouterr().out)["results"][0]
+        assert result["status"] == "ok", result["error"]
+        scored[model.stem] = result["accuracy"]
+    colour = scored["colour"]
+    # run_eval scored it on the phone: images pushed in order with their labels, so every colour is right
+    assert colour["scored_by"]["tool"] == "run_eval" and colour["images"] == 9
+    assert colour["top1"] == 1.0 and colour["scored_by"]["topk"]["top10"] == 1.0
+    assert colour["predictions_top5"] == [] and colour["top1_agreement_with_fp32"] is None  # run_eval gives none
+    # the float model takes raw pixels; run_eval would feed it [-1, 1]: benchmark_model scored it, saying why
+    varied = scored["varied"]
+    assert varied["scored_by"]["tool"] == "benchmark_model"
+    assert "run_eval would feed this float32 model -1..1" in varied["scored_by"]["run_eval_not_used"]
+    assert len(varied["predictions_top5"]) == 9

@@ -143,7 +143,8 @@ def run_json(outcome: Any) -> dict[str, Any]:
             "fps": lat.fps if lat else None, "peak_rss_mb": raw.peak_rss_mb if raw else None,
             "peak_rss_after_init_mb": raw.peak_rss_after_init_mb if raw else None,
             "accuracy": {"top1": acc.top1, "top5": acc.top5, "images": acc.images,
-                         "top1_agreement_with_fp32": acc.top1_agreement_with_fp32} if acc else None,
+                         "top1_agreement_with_fp32": acc.top1_agreement_with_fp32,
+                         "scored_by": acc.scored_by} if acc else None,
             "warnings": list(r.warnings),
         })
     return {"run_id": outcome.run_id,

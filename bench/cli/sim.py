@@ -63,6 +63,7 @@ def _start(args: argparse.Namespace) -> int:
             for phone in state["phones"]:
                 print(f"{phone['alias']}: {phone['serial']} (simulated, x86_64)")
             print("measure one with: python -m bench run --device sim1")
+            print(f"score accuracy with their run_eval: add --imagenet DIR --run-eval {state['run_eval']}")
             return 0
         time.sleep(0.2)
     process.kill()

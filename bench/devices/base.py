@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,6 +50,9 @@ class AccuracyInputs:
     mean: tuple[float, float, float] | None  # None: the model normalises in its graph
     std: tuple[float, float, float] | None
     label_offset: int  # 1 for 1001-class models with a background class
+    # the same images as files, with their class indices, for tools that decode images themselves (run_eval)
+    image_files: tuple[Path, ...] = ()
+    labels: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +63,9 @@ class Execution:
     top5: np.ndarray | None = None  # (N, 5) class indices, best first
     classify_wall_s: float | None = None  # feeding, invoking and reading every image
     scores: np.ndarray | None = None  # (N, classes) dequantised outputs, when the device hands them back
+    # accuracy a tool scored by itself (run_eval): top-k fractions, its image count, how it preprocessed;
+    # with top5 given, why the device scored the images another way than asked
+    tool_accuracy: dict[str, Any] | None = None
 
 
 class Device(Protocol):

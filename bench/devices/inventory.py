@@ -7,6 +7,7 @@
     tags = ["flagship", "tensor"]
     accelerators = ["xnnpack", "gpu", "nnapi"]
     benchmark_model = "tools/benchmark_model-arm64"   # optional: the tool for this phone's ABI
+    run_eval = "tools/run_eval-arm64"                 # optional: ImageNet run_eval, then it scores accuracy
 
 Paths in a file are relative to that file.
 """
@@ -21,7 +22,7 @@ from typing import Any
 from bench.errors import ConfigError
 
 PLATFORMS = ("android", "ios")
-_KEYS = {"alias", "platform", "serial", "model", "tags", "accelerators", "benchmark_model", "udid"}
+_KEYS = {"alias", "platform", "serial", "model", "tags", "accelerators", "benchmark_model", "run_eval", "udid"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +34,7 @@ class InventoryEntry:
     tags: tuple[str, ...] = ()
     accelerators: tuple[str, ...] = ()
     benchmark_model: Path | None = None
+    run_eval: Path | None = None
     source: Path | None = None
 
 
@@ -49,10 +51,11 @@ def _entry(raw: dict[str, Any], source: Path) -> InventoryEntry:
     serial = raw.get("serial") or raw.get("udid")
     if not serial and not raw.get("model"):
         raise ConfigError(f"{source}: device {alias!r} needs serial = \"...\" (see `adb devices`) or model = \"...\"")
-    tool = raw.get("benchmark_model")
+    tool, evaluator = raw.get("benchmark_model"), raw.get("run_eval")
     return InventoryEntry(alias=alias, platform=platform, serial=serial, model=raw.get("model"),
                           tags=tuple(raw.get("tags", ())), accelerators=tuple(raw.get("accelerators", ())),
-                          benchmark_model=(source.parent / tool).resolve() if tool else None, source=source)
+                          benchmark_model=(source.parent / tool).resolve() if tool else None,
+                          run_eval=(source.parent / evaluator).resolve() if evaluator else None, source=source)
 
 
 def load_inventory(folders: list[Path]) -> dict[str, InventoryEntry]:

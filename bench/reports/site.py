@@ -191,6 +191,7 @@ def _numbers(job: JobResult) -> list[dict[str, str]]:
                                                   else 100 * acc.top1_agreement_with_fp32, 2), "%",
              "images where this variant's first class equals fp32's"),
             ("accuracy job wall time", _number(acc.duration_s), "s", "loading inputs, feeding and scoring every image"),
+            _scored_by(acc.scored_by),
         ]
         if acc.host_reference and "top1_agreement" in acc.host_reference:
             ref = acc.host_reference
@@ -204,6 +205,14 @@ def _numbers(job: JobResult) -> list[dict[str, str]]:
 
 
 SLOWEST_OPS = 15
+
+
+def _scored_by(scored_by: dict[str, Any] | None) -> tuple[str, str, str, str]:
+    if scored_by is None:
+        return ("scored by", "bench", "", "the variant's own preprocessing; every image's output ranked by bench")
+    if scored_by.get("run_eval_not_used"):
+        return ("scored by", str(scored_by["tool"]), "", f"not run_eval: {scored_by['run_eval_not_used']}")
+    return ("scored by", str(scored_by["tool"]), "", f"the tool's own top-k; preprocessing: {scored_by['preprocessing']}")
 
 
 def _slowest_ops(job: JobResult) -> list[dict[str, object]]:

@@ -144,9 +144,13 @@ class AccuracyResult:
     # on a phone: the same file run on the host CPU over the same images; top1_agreement and
     # mean_abs_output_diff show an accelerator's numeric problems apart from the variant's own error
     host_reference: dict[str, Any] | None = None
+    # None: bench fed the variant's own preprocessing and ranked every output itself. Otherwise the tool
+    # that scored the images by itself (run_eval): its name, sha256, preprocessing, delegate flag, top-1..10
+    scored_by: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"top1": self.top1, "top5": self.top5, "images": self.images, "subset": dict(self.subset),
+        return {"scored_by": self.scored_by, "top1": self.top1, "top5": self.top5, "images": self.images,
+                "subset": dict(self.subset),
                 "failed_images": self.failed_images, "top1_agreement_with_fp32": self.top1_agreement_with_fp32,
                 "predictions_top5": [list(p) for p in self.predictions_top5], "duration_s": self.duration_s,
                 "host_reference": self.host_reference}
@@ -157,7 +161,8 @@ class AccuracyResult:
                    failed_images=int(data.get("failed_images", 0)),
                    top1_agreement_with_fp32=data.get("top1_agreement_with_fp32"),
                    predictions_top5=tuple(tuple(p) for p in data.get("predictions_top5") or ()),
-                   duration_s=data.get("duration_s"), host_reference=data.get("host_reference"))
+                   duration_s=data.get("duration_s"), host_reference=data.get("host_reference"),
+                   scored_by=data.get("scored_by"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,8 +31,12 @@ class EvalImages:
         data = self.prepared(spec)
         assert data.pixels_path is not None  # always cached: a runner in another process reads the file
         normalized = not spec.normalization_in_graph
+        by_name = {image.name: image for image in self.subset.images}
+        decoded = [by_name[name] for name in data.names]  # the images that decoded, in scoring order
         return AccuracyInputs(pixels_npy=data.pixels_path, mean=spec.mean if normalized else None,
-                              std=spec.std if normalized else None, label_offset=spec.label_offset), data
+                              std=spec.std if normalized else None, label_offset=spec.label_offset,
+                              image_files=tuple(image.path for image in decoded),
+                              labels=tuple(image.label for image in decoded)), data
 
 
 def eval_images(imagenet: Path, count: int | None, rule: str, cache_root: Path) -> EvalImages:
@@ -74,6 +78,15 @@ def host_reference(model: Path, inputs: AccuracyInputs, scores_on_device: np.nda
             "top1_agreement": float(np.mean(host_top1 == top1_on_device)),
             "mean_abs_output_diff": float(np.mean(np.abs(host - scores_on_device))),
             "max_abs_output_diff": float(np.max(np.abs(host - scores_on_device)))}
+
+
+def score_by_tool(tool: dict[str, Any], data: Preprocessed, subset: Subset) -> AccuracyResult:
+    """The accuracy a tool on the device scored by itself (run_eval): no per-image predictions to compare."""
+    accuracy = tool["accuracy"]
+    scored_by = {k: v for k, v in tool.items() if k not in ("raw_output", "accuracy")}
+    scored_by["topk"] = accuracy
+    return AccuracyResult(top1=float(accuracy["top1"]), top5=float(accuracy["top5"]), images=int(tool["images"]),
+                          subset=subset.to_dict(), failed_images=len(data.failed), scored_by=scored_by)
 
 
 def first_choices(result: AccuracyResult, names: tuple[str, ...]) -> dict[str, int]:

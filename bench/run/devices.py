@@ -16,7 +16,7 @@ def inventory_folders() -> list[Path]:
     return [Path("devices"), data_dir() / "sim"]
 
 
-def open_device(alias: str, *, benchmark_model: Path | None = None,
+def open_device(alias: str, *, benchmark_model: Path | None = None, run_eval: Path | None = None,
                 inventory: dict[str, InventoryEntry] | None = None) -> Device:
     """Return the backend for `alias`; `local` is this host, `android` the one attached phone."""
     if alias == "local":
@@ -27,9 +27,9 @@ def open_device(alias: str, *, benchmark_model: Path | None = None,
     from bench.devices.android.backend import AndroidDevice
     from bench.run.tools import cached_tool
 
-    def android(name: str, serial: str, tool: Path | None) -> Device:
+    def android(name: str, serial: str, tool: Path | None, evaluator: Path | None = run_eval) -> Device:
         # without a tool given, the one `bench tools fetch` cached for the phone's ABI
-        return AndroidDevice(name, serial, client, tool=tool, tool_for_abi=cached_tool)
+        return AndroidDevice(name, serial, client, tool=tool, tool_for_abi=cached_tool, run_eval=evaluator)
 
     entries = inventory if inventory is not None else load_inventory(inventory_folders())
     client = adb.client()
@@ -39,7 +39,7 @@ def open_device(alias: str, *, benchmark_model: Path | None = None,
             raise DeviceError(f"{alias} is an {entry.platform} device; only Android phones and the host are supported "
                               "so far")
         serial = entry.serial or _serial_of_model(client, entry)
-        return android(alias, serial, benchmark_model or entry.benchmark_model)
+        return android(alias, serial, benchmark_model or entry.benchmark_model, run_eval or entry.run_eval)
     attached = [a for a in adb.attached(client)]
     serials = [a.serial for a in attached]
     if alias == "android":

@@ -29,7 +29,7 @@ from bench.progress import Bar
 from bench.results.records import DeviceInfo, DeviceState, JobResult, JobStatus, Platform
 from bench.results.stats import summarize
 from bench.results.store import Store
-from bench.run.accuracy import EvalImages, eval_images, first_choices, host_reference, score
+from bench.run.accuracy import EvalImages, eval_images, first_choices, host_reference, score, score_by_tool
 from bench.run.cooldown import hottest_c, wait_until_cool
 from bench.run.devices import open_device
 
@@ -112,13 +112,18 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
     execution = device.execute(model_job, inputs)
     raw = execution.raw
     accuracy = None
-    if images is not None and data is not None:
+    if images is not None and data is not None and execution.top5 is None and execution.tool_accuracy:
+        duration = prepare_s + float(execution.tool_accuracy.get("wall_s") or 0.0)
+        accuracy = replace(score_by_tool(execution.tool_accuracy, data, images.subset), duration_s=duration)
+    elif images is not None and data is not None:
         if execution.top5 is None:
             raise BenchError(f"{device.alias} returned no predictions for the accuracy images")
         key = (job.model, job.accelerator, job.threads)
         # the accuracy job's wall time: loading the preprocessed images plus feeding and scoring them all
         duration = prepare_s + (execution.classify_wall_s or 0.0)
         accuracy = replace(score(execution.top5, data, images.subset, references.get(key)), duration_s=duration)
+        if execution.tool_accuracy is not None:
+            accuracy = replace(accuracy, scored_by=execution.tool_accuracy)
         if execution.scores is not None and inputs is not None:  # a phone: check its numbers against the host's
             accuracy = replace(accuracy, host_reference=host_reference(built.path, inputs, execution.scores,
                                                                        execution.top5[:, 0]))
@@ -153,11 +158,11 @@ def execute_run(
         record = store.run(resume)
         run_id, config = record.run_id, config_from_dict(record.config)
         device = open_device(record.plan[0]["device"] if record.plan else device_alias,
-                             benchmark_model=_tool(config))
+                             benchmark_model=_tool(config), run_eval=_run_eval(config))
         info = device.describe()
         jobs = [Job.from_dict(j) for j in record.plan]
     else:
-        device = open_device(device_alias, benchmark_model=_tool(config))
+        device = open_device(device_alias, benchmark_model=_tool(config), run_eval=_run_eval(config))
         info = device.describe()
         jobs = plan_jobs(config, device_alias, info.cores, reserve_core=info.platform is Platform.LOCAL)
         run_id = new_run_id(device_alias)
@@ -227,6 +232,10 @@ def _cooldown_gate(config: Config, info: DeviceInfo) -> tuple[float, float] | No
 
 def _tool(config: Config) -> Path | None:
     return Path(config.run.benchmark_model).expanduser() if config.run.benchmark_model else None
+
+
+def _run_eval(config: Config) -> Path | None:
+    return Path(config.run.run_eval).expanduser() if config.run.run_eval else None
 
 
 def _stored_references(results: list[JobResult], images: EvalImages | None) -> References:

@@ -18,6 +18,7 @@ from bench.errors import DeviceError, DeviceNotReadyError
 log = logging.getLogger(__name__)
 
 _PROP = re.compile(r"^\[([^\]]+)\]: \[(.*)\]$")
+_PLAIN_PATH = re.compile(r"^[\w./-]+$")  # safe unquoted in a shell line and a sed expression
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,17 +73,32 @@ def getprops(dev: Any) -> dict[str, str]:
     return {m.group(1): m.group(2) for line in text.splitlines() if (m := _PROP.match(line.strip()))}
 
 
+FOLDER_HASH_FROM = 8  # from this many files in one folder, hash the folder: the command stays short
+
+
 def remote_sha256(dev: Any, paths: list[str]) -> dict[str, str]:
-    """sha256 of each existing file on the phone (`sha256sum`, toybox has it since Android 6)."""
-    if not paths:
-        return {}
-    _, text = shell(dev, "sha256sum " + " ".join(shlex.quote(p) for p in paths) + " 2>/dev/null", timeout_s=120)
+    """sha256 of each existing file on the phone (`sha256sum`, toybox has it since Android 6).
+
+    Many files in one folder (an image set) are hashed as `cd folder && sha256sum *`, since a
+    command naming each of them could pass what an old adbd accepts in one message.
+    """
+    folders: dict[str, list[str]] = {}
+    for path in paths:
+        folders.setdefault(str(Path(path).parent), []).append(path)
+    by_folder = {f for f, group in folders.items() if len(group) >= FOLDER_HASH_FROM and _PLAIN_PATH.match(f)}
+    singles = [p for folder, group in folders.items() if folder not in by_folder for p in group]
+    commands = [f"cd {folder} 2>/dev/null && sha256sum * 2>/dev/null | sed 's|  |  {folder}/|'" for folder in by_folder]
+    if singles:
+        commands.append("sha256sum " + " ".join(shlex.quote(p) for p in singles) + " 2>/dev/null")
     found = {}
-    for line in text.splitlines():
-        digest, _, name = line.strip().partition("  ")
-        if len(digest) == 64 and name:
-            found[name] = digest
-    return found
+    for command in commands:
+        _, text = shell(dev, command, timeout_s=300)
+        for line in text.splitlines():
+            digest, _, name = line.strip().partition("  ")
+            if len(digest) == 64 and name:
+                found[name] = digest
+    wanted = set(paths)
+    return {name: digest for name, digest in found.items() if name in wanted}
 
 
 def free_bytes(dev: Any, folder: str) -> int | None:

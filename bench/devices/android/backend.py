@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.devices.android import adb
 from bench.devices.android.accuracy import classify_on_phone
+from bench.devices.android.run_eval import evaluate_on_phone, preprocessing_mismatch
 from bench.devices.android.run_tool import command_line, run_tool
 from bench.devices.android.state import COMMAND as STATE_COMMAND
 from bench.devices.android.state import parse_state
@@ -42,12 +43,13 @@ class AndroidDevice:
     platform = Platform.ANDROID
 
     def __init__(self, alias: str, serial: str, adb_client: Any, tool: Path | None = None,
-                 tool_for_abi: Callable[[str], Path | None] | None = None) -> None:
+                 tool_for_abi: Callable[[str], Path | None] | None = None, run_eval: Path | None = None) -> None:
         self.alias = alias
         self.serial = serial
         self.adb_client = adb_client
         self.tool = tool
         self.tool_for_abi = tool_for_abi  # where a fetched tool is found when none was given
+        self.run_eval = run_eval  # ImageNet run_eval for the phone's ABI: when given, it scores accuracy
         self._device: Any = None
         self.pushed_bytes = 0
         self.fixed_performance: bool | None = None
@@ -166,10 +168,27 @@ class AndroidDevice:
             raise ToolFailedError(f"benchmark_model exited with {run.exit_code} on {self.serial}")
         if accuracy is None:
             return Execution(raw=raw)
+        mismatch, classes = None, 0
+        if self.run_eval is not None:
+            if not self.run_eval.is_file():
+                raise DeviceError(f"run_eval {self.run_eval} does not exist; fix --run-eval (or run_eval in "
+                                  "devices/*.toml), or leave it out to score with benchmark_model")
+            mismatch, classes = preprocessing_mismatch(job.model_path, accuracy)
+        if self.run_eval is not None and mismatch is None:
+            scored = evaluate_on_phone(self.device, root=REMOTE_ROOT, tool=self.run_eval,
+                                       tool_sha256=sha256_file(self.run_eval), remote_model=flags["graph"],
+                                       accuracy=accuracy, classes=classes, threads=job.threads,
+                                       accelerator=job.accelerator,
+                                       cpu_mask=self.big_core_mask())
+            self.pushed_bytes += int(scored["pushed_bytes"])
+            return Execution(raw=raw, tool_accuracy=scored)
+        if mismatch is not None:  # a wrong number is worse than another tool: say why in the result
+            log.warning("%s: not scored with run_eval (%s); scoring with benchmark_model", job.job_id, mismatch)
         top5, scores, wall_s = classify_on_phone(
             self.device, job.model_path, flags["graph"], f"{REMOTE_ROOT}/benchmark_model",
             {k: v for k, v in flags.items() if k != "graph"}, accuracy, job.input_shape)
-        return Execution(raw=raw, top5=top5, classify_wall_s=wall_s, scores=scores)
+        scored_by = None if mismatch is None else {"tool": "benchmark_model", "run_eval_not_used": mismatch}
+        return Execution(raw=raw, top5=top5, classify_wall_s=wall_s, scores=scores, tool_accuracy=scored_by)
 
     def tool_sha256(self) -> str:
         """sha256 of the host's copy of the tool, hashed again only when the file changes."""

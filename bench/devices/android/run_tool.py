@@ -61,7 +61,7 @@ def _sample(dev: Any, run: ToolRun, stop: threading.Event) -> None:
             run.sampled_vmrss_mb = max(run.sampled_vmrss_mb or 0.0, values["VmRSS"])
 
 
-def run_tool(dev: Any, line: str, timeout_s: float) -> ToolRun:
+def run_tool(dev: Any, line: str, timeout_s: float, name: str = "benchmark_model") -> ToolRun:
     """Run `line` (from command_line) with shell v2; kill it on the phone past `timeout_s`."""
     import adbutils
 
@@ -102,7 +102,7 @@ def run_tool(dev: Any, line: str, timeout_s: float) -> ToolRun:
                 raise TimeoutError
     except (TimeoutError, adbutils.AdbTimeout) as exc:
         _kill(dev, run.pid)
-        raise ToolFailedError(f"benchmark_model on {dev.serial} said nothing for {timeout_s:.0f} s and was killed; "
+        raise ToolFailedError(f"{name} on {dev.serial} said nothing for {timeout_s:.0f} s and was killed; "
                               "check the phone (it may have hung or locked), or raise --max-secs") from exc
     except (adbutils.AdbError, OSError, EOFError) as exc:  # EOFError: the link closed mid-message
         raise DeviceError(f"lost phone {dev.serial} during the run ({exc}); reconnect it, then resume with "

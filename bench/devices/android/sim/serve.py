@@ -22,9 +22,10 @@ from pathlib import Path
 from bench.devices.android.sim.lab import SimLab, adb_binary
 
 
-def tool_script(folder: Path) -> Path:
-    script = folder / "benchmark_model"
-    script.write_text(f"#!/bin/sh\nexec {sys.executable} -m bench.engines.benchmark_model_compat \"$@\"\n")
+def tool_script(folder: Path, name: str = "benchmark_model",
+                module: str = "bench.engines.benchmark_model_compat") -> Path:
+    script = folder / name
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} -m {module} \"$@\"\n")
     script.chmod(0o755)
     return script
 
@@ -45,13 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     with SimLab(folder / "phones", count=args.count, profile=args.profile) as lab:
         lab.connect(int(port))
         tool = tool_script(folder)
+        evaluator = tool_script(folder, "run_eval", "bench.engines.run_eval_compat")
         inventory = "".join(
             f'[[device]]\nalias = "sim{n}"\nplatform = "android"\nserial = "{r.serial}"\n'
             f'tags = ["simulated"]\naccelerators = ["xnnpack", "none", "gpu", "nnapi"]\n'
             f'benchmark_model = "{tool.name}"\n\n'
             for n, r in enumerate(lab.running, start=1))
         (folder / "sims.toml").write_text("# written by `bench sim start`; removed by `bench sim stop`\n" + inventory)
-        state = {"pid": os.getpid(), "adb_port": int(port), "profile": args.profile,
+        state = {"pid": os.getpid(), "adb_port": int(port), "profile": args.profile, "run_eval": str(evaluator),
                  "phones": [{"alias": f"sim{n}", "serial": r.serial, "root": str(r.phone.root)}
                             for n, r in enumerate(lab.running, start=1)]}
         (folder / "state.json").write_text(json.dumps(state, indent=2))
