@@ -100,6 +100,33 @@ def test_the_link_drops_during_a_push(phone: Path, tiny_tflite: Path, tmp_path: 
     _check(code, results, "fresh/xnnpack", "failed")
 
 
+def _reconnect(phone: Path) -> None:
+    """Drop the phone from the adb server and attach it again: a new handshake, with the faults set now."""
+    state = json.loads((phone.parents[1] / "state.json").read_text())
+    serial, adb = state["phones"][0]["serial"], [adb_binary(), "-P", str(state["adb_port"])]
+    subprocess.run([*adb, "disconnect", serial], capture_output=True, timeout=30, check=True)
+    subprocess.run([*adb, "connect", serial], capture_output=True, timeout=30, check=True)
+    subprocess.run([*adb, "-s", serial, "wait-for-device"], capture_output=True, timeout=30, check=True)
+
+
+def test_a_slow_link_still_moves_every_byte_and_every_job_runs(phone: Path, tiny_tflite: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import hashlib
+
+    fresh = tmp_path / "slow.tflite"
+    fresh.write_bytes(tiny_tflite.read_bytes() + os.urandom(200_000))  # new bytes, pushed in 1 KB messages
+    with injected(phone, max_payload=1024):
+        _reconnect(phone)  # the message size is agreed in the handshake
+        try:
+            code, results = _run([fresh, tiny_tflite], capsys, "--accelerators", "xnnpack")
+        finally:
+            set_faults(phone)
+            _reconnect(phone)
+    assert code in (0, 2) and all(r["status"] == "ok" and r["latency_ms"]["mean"] > 0 for r in results.values())
+    digest = hashlib.sha256(fresh.read_bytes()).hexdigest()
+    assert (phone / f"data/local/tmp/bench/models/{digest}.tflite").read_bytes() == fresh.read_bytes()
+
+
 def test_the_disk_is_full(phone: Path, tiny_tflite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     big = tmp_path / "big.tflite"
     big.write_bytes(tiny_tflite.read_bytes() + b"\0" * 3_000_000)
