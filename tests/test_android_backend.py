@@ -37,7 +37,7 @@ def _phone(phones: tuple[SimLab, object, Path], number: int = 0) -> AndroidDevic
 
 def _job(model: Path) -> ModelJob:
     return ModelJob(job_id="sim/tiny/fp32/xnnpack/t1", model_path=model, model_sha256=sha256_file(model),
-                    accelerator="xnnpack", threads=1, input_shape=(1, 16, 16, 3),
+                    accelerator="xnnpack", threads=1, input_shape=(1, 16, 16, 3), input_name="x",
                     settings=RunSettings(num_runs=5, min_secs=0, max_secs=10, warmup_runs=1, warmup_min_secs=0))
 
 
@@ -183,3 +183,14 @@ def test_without_a_tool_given_the_one_for_the_phones_abi_is_used(phones: tuple[S
     nothing = AndroidDevice(alias="sim", serial=lab.running[0].serial, adb_client=client, tool_for_abi=lambda _: None)
     with pytest.raises(DeviceError, match="python -m bench tools fetch"):
         nothing.prepare(_job(tiny_tflite))
+
+
+def test_stdout_and_stderr_lines_stay_whole(phones: tuple[SimLab, object, Path]) -> None:
+    from bench.devices.android.run_tool import run_tool
+
+    device = _phone(phones).device
+    script = "echo @@pid $$; i=0; while [ $i -lt 200 ]; do echo out-line-$i; echo err-line-$i >&2; i=$((i+1)); done"
+    run = run_tool(device, f"sh -c '{script}'", timeout_s=30)
+    lines = run.output.splitlines()
+    assert lines == [f"out-line-{i}" for i in range(200)] + [f"err-line-{i}" for i in range(200)]
+    assert run.exit_code == 0 and run.pid is not None

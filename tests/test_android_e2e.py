@@ -193,6 +193,10 @@ def test_run_eval_scores_on_the_phone_and_a_model_it_would_misfeed_is_scored_ano
         result = json.loads(capsys.readouterr().out)["results"][0]
         assert result["status"] == "ok", result["error"]
         scored[model.stem] = result["accuracy"]
+        if model.stem == "colour":
+            assert main(["report", run_id]) == 0
+            table = capsys.readouterr().out
+            assert "100.0 †" in table and "† scored on the device by run_eval with its own preprocessing" in table
     colour = scored["colour"]
     # run_eval scored it on the phone: images pushed in order with their labels, so every colour is right
     assert colour["scored_by"]["tool"] == "run_eval" and colour["images"] == 9

@@ -21,7 +21,7 @@ QUICK = RunSettings(num_runs=5, min_secs=0.0, max_secs=10.0, warmup_runs=1, warm
 
 def _job(path: Path, accelerator: str = "xnnpack", shape: tuple[int, ...] | None = (1, 16, 16, 3)) -> ModelJob:
     return ModelJob(job_id="local/tiny/fp32/xnnpack/t1", model_path=path, model_sha256="00", accelerator=accelerator,
-                    threads=1, input_shape=shape, settings=QUICK)
+                    threads=1, input_shape=shape, input_name="x", settings=QUICK)
 
 
 def test_describe_says_what_the_host_is() -> None:
@@ -96,8 +96,9 @@ def test_a_crashing_runner_is_a_tool_failure(tmp_path: Path) -> None:
 def test_a_hanging_runner_is_killed(tiny_tflite: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # no time cap (max_secs 0) and 60 s of runs: the runner outlives its 1 s watchdog
     job = ModelJob(job_id="x", model_path=tiny_tflite, model_sha256="", accelerator="xnnpack", threads=1,
-                   input_shape=None, settings=RunSettings(num_runs=50, min_secs=60.0, max_secs=0.0, warmup_runs=1,
-                                                               warmup_min_secs=0.0, watchdog_margin_s=1.0))
+                   input_shape=None, input_name="x",
+                   settings=RunSettings(num_runs=50, min_secs=60.0, max_secs=0.0, warmup_runs=1, warmup_min_secs=0.0,
+                                        watchdog_margin_s=1.0))
     with pytest.raises(ToolFailedError, match="did not finish in 1 s and was killed"):
         LocalDevice().execute(job)
 

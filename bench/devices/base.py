@@ -39,6 +39,7 @@ class ModelJob:
     accelerator: str
     threads: int
     input_shape: tuple[int, ...] | None  # resize a dynamic input to this; None = the model's own
+    input_name: str  # the model's input tensor (tools take shapes and input files by name)
     settings: RunSettings
 
 

@@ -4,8 +4,12 @@ A simulated phone (x86_64) runs this as its `benchmark_model`, so the Android pa
 line, streaming, parsing) runs for real against it. It takes the flags bench sends a phone:
 
     --graph= --num_threads= --num_runs= --warmup_runs= --min_secs= --max_secs= --warmup_min_secs=
-    --use_xnnpack= --use_gpu= --use_nnapi= --nnapi_accelerator_name= --input_layer_shape=
+    --use_xnnpack= --use_gpu= --use_nnapi= --nnapi_accelerator_name= --input_layer= --input_layer_shape=
     --report_peak_memory_footprint= --enable_op_profiling= --input_layer_value_files= --output_filepath=
+
+and is as strict as the tool about inputs: `--input_layer_shape` and `--input_layer_value_files`
+need the input named in `--input_layer` (one shape per name), and a name holding `:` is written
+`::` in `--input_layer_value_files` (`serving_default_x::0:/path/file.raw`).
 
 and prints what `benchmark_model` prints (current format, `INFO:` prefixes; times in microseconds):
 the parameters, delegate lines, `count=` statistics of the warm-up and timed runs, the `Inference
@@ -46,6 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--use_gpu", type=_bool, default=False)
     parser.add_argument("--use_nnapi", type=_bool, default=False)
     parser.add_argument("--nnapi_accelerator_name", default="")
+    parser.add_argument("--input_layer", default="")
     parser.add_argument("--input_layer_shape", default="")
     parser.add_argument("--report_peak_memory_footprint", type=_bool, default=False)
     parser.add_argument("--enable_op_profiling", type=_bool, default=False)
@@ -69,12 +74,40 @@ def _count_line(times_ms: list[float], with_first: bool = True) -> str:
             f"std={std:.0f} p5={p5:.0f} median={median:.0f} p95={p95:.0f}")
 
 
-def _feed_files(interpreter: Any, spec: str) -> None:
-    """`--input_layer_value_files=name:path`: raw bytes of the input tensor, as the tool reads them."""
-    detail = interpreter.get_input_details()[0]
-    _, _, path = spec.partition(":")
-    data = np.fromfile(path or spec, dtype=detail["dtype"])
-    interpreter.set_tensor(detail["index"], data.reshape(detail["shape"]))
+class InputError(ValueError):
+    """The input flags do not fit together, as benchmark_model would refuse them."""
+
+
+def input_layers(names: str, shapes: str, files: str) -> dict[str, tuple[list[int] | None, str | None]]:
+    """`--input_layer`, `--input_layer_shape`, `--input_layer_value_files` -> {name: (shape, file)}.
+
+    A name in the files map writes `:` as `::`: `input::0:/data/x.raw` is input `input:0`.
+    """
+    listed = [n for n in names.split(",") if n]
+    shape_items = [s for s in shapes.split(":") if s]
+    if len(listed) != len(shape_items) and (listed or shape_items):
+        raise InputError(f"The number of items in --input_layer_shape ({shapes}, with {len(shape_items)} items) must "
+                         f"match the number of items in --input_layer ({names}, with {len(listed)} items).")
+    layers: dict[str, tuple[list[int] | None, str | None]] = {
+        name: ([int(d) for d in shape.split(",")], None) for name, shape in zip(listed, shape_items, strict=True)}
+    for item in (i for i in files.split(",") if i):
+        parts = item.replace("::", "\0").split(":")
+        if len(parts) != 2:
+            raise InputError(f"Wrong input value file item specified: {item}")
+        name, path = parts[0].replace("\0", ":"), parts[1].replace("\0", ":")
+        if name not in layers:
+            raise InputError(f"Cannot find the corresponding input_layer name({name}) in --input_layer as {names}")
+        layers[name] = (layers[name][0], path)
+    return layers
+
+
+def _feed_files(interpreter: Any, layers: dict[str, tuple[list[int] | None, str | None]]) -> None:
+    """Fill each input that has a file with its raw bytes, as the tool reads them."""
+    for detail in interpreter.get_input_details():
+        _, path = layers.get(str(detail["name"]), (None, None))
+        if path:
+            data = np.fromfile(path, dtype=detail["dtype"])
+            interpreter.set_tensor(detail["index"], data.reshape(detail["shape"]))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,6 +130,12 @@ def run(args: argparse.Namespace) -> int:
         # LiteRT's Python API has no per-operator profiler: say so instead of printing made-up tables
         print("WARNING: bench-benchmark-model cannot profile operators (LiteRT's Python API has no op profiler); "
               "no operator tables follow.", flush=True)
+    try:
+        layers = input_layers(args.input_layer, args.input_layer_shape, args.input_layer_value_files)
+    except (InputError, ValueError) as exc:
+        print(f"ERROR: {exc}", flush=True)
+        print("Benchmarking failed.", flush=True)
+        return 1
     if not Path(args.graph).is_file():
         print(f"ERROR: Could not open '{args.graph}'.", flush=True)
         print("ERROR: Failed to mmap model " + args.graph, flush=True)
@@ -111,9 +150,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         interpreter = Interpreter(model_path=args.graph, num_threads=max(1, args.num_threads),
                                   experimental_op_resolver_type=resolver)
-        if args.input_layer_shape:
-            shape = [int(v) for v in args.input_layer_shape.split(":")[-1].split(",")]
-            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], shape, strict=True)
+        unknown = set(layers) - {str(d["name"]) for d in interpreter.get_input_details()}
+        if unknown:
+            raise ValueError(f"Cannot find input layer(s) {sorted(unknown)} in the model's inputs")
+        for detail in interpreter.get_input_details():
+            shape, _ = layers.get(str(detail["name"]), (None, None))
+            if shape is not None:
+                interpreter.resize_tensor_input(detail["index"], shape, strict=True)
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         print(f"ERROR: {str(exc).splitlines()[0]}", flush=True)
@@ -130,8 +173,7 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(0)
     for detail in interpreter.get_input_details():
         interpreter.set_tensor(detail["index"], random_input(detail, rng))
-    if args.input_layer_value_files:
-        _feed_files(interpreter, args.input_layer_value_files)
+    _feed_files(interpreter, layers)
     _say(f"Running benchmark for at least {args.warmup_runs} iterations and at least {args.warmup_min_secs:g} "
          f"seconds but terminate if exceeding {args.max_secs:g} seconds.")
     warmup = loop_until(interpreter.invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)

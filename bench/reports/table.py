@@ -40,6 +40,7 @@ class Row:
     top1: float | None
     top5: float | None
     images: int | None
+    scored_by: str | None  # None: bench with the variant's preprocessing; else the device tool that scored (run_eval)
     speedup: float | None
     top1_delta_points: float | None
     size_ratio: float | None
@@ -57,6 +58,8 @@ def _base_row(r: JobResult) -> dict[str, Any]:
         "init_ms": raw.init_ms if raw else None, "p50_ms": lat.p50 if lat else None, "p90_ms": lat.p90 if lat else None,
         "ci95_p50_ms": lat.ci95_p50 if lat else None, "fps": lat.fps if lat else None,
         "top1": acc.top1 if acc else None, "top5": acc.top5 if acc else None, "images": acc.images if acc else None,
+        "scored_by": (acc.scored_by or {}).get("tool") if acc and acc.scored_by and
+        not acc.scored_by.get("run_eval_not_used") else None,
         "warnings": r.warnings,
     }
 
@@ -72,7 +75,8 @@ def comparison_rows(results: list[JobResult]) -> list[Row]:
         speedup = delta = size = None
         if ref is not None and b["status"] == JobStatus.OK.value:
             speedup = ref["p50_ms"] / b["p50_ms"] if b["p50_ms"] and ref["p50_ms"] else None
-            if b["top1"] is not None and ref["top1"] is not None:
+            # points between two ways of scoring (run_eval preprocesses by its own rules) would mislead
+            if b["top1"] is not None and ref["top1"] is not None and b["scored_by"] == ref["scored_by"]:
                 delta = 100 * (b["top1"] - ref["top1"])
             size = b["model_size_bytes"] / ref["model_size_bytes"] if b["model_size_bytes"] else None
         rows.append(Row(**b, speedup=speedup, top1_delta_points=delta, size_ratio=size,
@@ -118,7 +122,7 @@ def cells(row: Row) -> dict[str, str]:
         "size": _num(row.model_size_bytes / 1e6 if row.model_size_bytes else None, 2),
         "peak": _num(row.peak_rss_mb, 1), "init": _num(row.init_ms, 1), "p50": _num(row.p50_ms, 2), "ci": ci,
         "p90": _num(row.p90_ms, 2), "fps": _num(row.fps, 1),
-        "top1": _num(100 * row.top1 if row.top1 is not None else None, 1),
+        "top1": _num(100 * row.top1 if row.top1 is not None else None, 1) + (" †" if row.scored_by else ""),
         "top5": _num(100 * row.top5 if row.top5 is not None else None, 1),
         "speedup": _num(row.speedup, 2) + ("x" if row.speedup else ""),
         "delta": "-" if row.top1_delta_points is None else f"{row.top1_delta_points:+.1f}",
@@ -134,6 +138,10 @@ def footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
         images = {r.images for r in rows if r.images}
         notes.append(f"accuracy on {', '.join(str(i) for i in sorted(images))} ImageNet val images "
                      "(never the calibration split)")
+    tools = sorted({r.scored_by for r in rows if r.scored_by})
+    if tools:
+        notes.append(f"† scored on the device by {', '.join(tools)} with its own preprocessing, not the variant's; "
+                     "no Δtop-1 against a row scored another way")
     for row in rows:
         for warning in row.warnings:
             threads = f"{row.threads} thread" + ("s" if row.threads != 1 else "")

@@ -95,7 +95,8 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
     size = job.input_size or (manifest.preprocess.input_size if free else None)
     shape = (1, size, size, 3) if size is not None else None
     model_job = ModelJob(job_id=job.job_id, model_path=built.path, model_sha256=manifest.sha256,
-                         accelerator=job.accelerator, threads=job.threads, input_shape=shape, settings=settings)
+                         accelerator=job.accelerator, threads=job.threads, input_shape=shape,
+                         input_name=manifest.inputs[0].name, settings=settings)
     inputs, data, prepare_s = None, None, 0.0
     if images is not None:
         started = time.monotonic()

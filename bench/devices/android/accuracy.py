@@ -57,9 +57,12 @@ def classify_on_phone(dev: Any, model: Path, remote_model: str, tool: str, flags
     name = str(detail["name"])
     one = " ".join(shlex.quote(f"--{k}={v}") for k, v in {
         **flags, "graph": remote_model, "num_runs": "1", "warmup_runs": "0", "min_secs": "0", "warmup_min_secs": "0",
-        "report_peak_memory_footprint": "false"}.items())
+        "report_peak_memory_footprint": "false", "input_layer": name,
+        "input_layer_shape": ",".join(str(d) for d in detail["shape"])}.items())
+    # the tool reads `name:path`, a `:` inside the name written `::` (`serving_default_x::0:/path`)
+    files = f"{shlex.quote(name.replace(':', '::'))}:{shlex.quote(folder)}/$i.raw"
     loop = (f"mkdir -p {shlex.quote(folder)}/out; i=0; while [ $i -lt {len(tensors)} ]; do "
-            f"{shlex.quote(tool)} {one} --input_layer_value_files={shlex.quote(name)}:{shlex.quote(folder)}/$i.raw "
+            f"{shlex.quote(tool)} {one} --input_layer_value_files={files} "
             f"--output_filepath={shlex.quote(folder)}/out/$i.raw >/dev/null 2>&1 || echo \"@@failed $i\"; "
             "i=$((i+1)); done")
     run = run_tool(dev, f"sh -c {shlex.quote('echo @@pid $$; ' + loop)}",

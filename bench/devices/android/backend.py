@@ -154,7 +154,8 @@ class AndroidDevice:
             flags["use_gpu"] = "true"
         if job.accelerator == "nnapi":
             flags["use_nnapi"] = "true"
-        if job.input_shape:
+        if job.input_shape:  # the tool takes a shape only for an input it was told the name of
+            flags["input_layer"] = job.input_name
             flags["input_layer_shape"] = ",".join(str(d) for d in job.input_shape)
         flags["report_peak_memory_footprint"] = "true"
         if s.op_profiling:
@@ -186,7 +187,8 @@ class AndroidDevice:
             log.warning("%s: not scored with run_eval (%s); scoring with benchmark_model", job.job_id, mismatch)
         top5, scores, wall_s = classify_on_phone(
             self.device, job.model_path, flags["graph"], f"{REMOTE_ROOT}/benchmark_model",
-            {k: v for k, v in flags.items() if k != "graph"}, accuracy, job.input_shape)
+            {k: v for k, v in flags.items() if k not in ("graph", "input_layer", "input_layer_shape")}, accuracy,
+            job.input_shape)
         scored_by = None if mismatch is None else {"tool": "benchmark_model", "run_eval_not_used": mismatch}
         return Execution(raw=raw, top5=top5, classify_wall_s=wall_s, scores=scores, tool_accuracy=scored_by)
 

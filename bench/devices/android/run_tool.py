@@ -70,7 +70,9 @@ def run_tool(dev: Any, line: str, timeout_s: float, name: str = "benchmark_model
     deadline = started + timeout_s
     stop = threading.Event()
     sampler = threading.Thread(target=_sample, args=(dev, run, stop), daemon=True)
-    buffer = b""
+    # stdout and stderr arrive as separate packets that can split a line anywhere: keep them apart
+    # (the output is stdout, then stderr; benchmark_model logs to stderr)
+    streams = {1: b"", 2: b""}
     try:
         connection = dev.open_transport(timeout=timeout_s)
     except (adbutils.AdbError, OSError) as exc:
@@ -91,10 +93,10 @@ def run_tool(dev: Any, line: str, timeout_s: float, name: str = "benchmark_model
             kind, length = header[0], struct.unpack("<I", header[1:])[0]
             data = connection.read_exact(length) if length else b""
             if kind in (1, 2):
-                buffer += data
-                if run.pid is None and (match := _PID.search(buffer)):
+                streams[kind] += data
+                if run.pid is None and (match := _PID.search(streams[1])):
                     run.pid = int(match.group(1))
-                    buffer = buffer[:match.start()] + buffer[match.end():]
+                    streams[1] = streams[1][:match.start()] + streams[1][match.end():]
             elif kind == 3:
                 run.exit_code = data[0] if data else None
                 break
@@ -112,7 +114,8 @@ def run_tool(dev: Any, line: str, timeout_s: float, name: str = "benchmark_model
         sampler.join(timeout=5)
         connection.close()
         run.wall_s = time.monotonic() - started
-        run.output = buffer.decode(errors="replace")
+        out, err = (streams[k].decode(errors="replace") for k in (1, 2))
+        run.output = out + ("\n" if out and err and not out.endswith("\n") else "") + err
     return run
 
 
