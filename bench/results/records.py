@@ -104,9 +104,20 @@ class RawRun:
     delegates: tuple[dict[str, Any], ...] = ()
     # --enable_op_profiling: operators in run order and totals by type (bench.engines.op_profile)
     op_profile: dict[str, Any] | None = None
+    # Core ML on iOS: compiling the package on the device, and phys_footprint (what iOS counts against
+    # the app's memory limit) as the app read it after loading and at its peak, and as sampled from the host
+    compile_ms: float | None = None
+    phys_footprint_after_load_mb: float | None = None
+    phys_footprint_peak_mb: float | None = None
+    sampled_phys_footprint_peak_mb: float | None = None
+    # Core ML's compute plan (iOS 17.4+): how many operations each compute device was given
+    compute_plan: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"op_profile": self.op_profile, "summary_ms": self.summary_ms,
+        return {"compile_ms": self.compile_ms, "phys_footprint_after_load_mb": self.phys_footprint_after_load_mb,
+                "phys_footprint_peak_mb": self.phys_footprint_peak_mb,
+                "sampled_phys_footprint_peak_mb": self.sampled_phys_footprint_peak_mb,
+                "compute_plan": self.compute_plan, "op_profile": self.op_profile, "summary_ms": self.summary_ms,
                 "tool_memory_init_delta_mb": self.tool_memory_init_delta_mb,
                 "tool_memory_overall_delta_mb": self.tool_memory_overall_delta_mb,
                 "delegates": [dict(d) for d in self.delegates], "engine": self.engine,
@@ -128,7 +139,12 @@ class RawRun:
                    raw_output=data.get("raw_output", ""), summary_ms=data.get("summary_ms"),
                    tool_memory_init_delta_mb=data.get("tool_memory_init_delta_mb"),
                    tool_memory_overall_delta_mb=data.get("tool_memory_overall_delta_mb"),
-                   delegates=tuple(data.get("delegates") or ()), op_profile=data.get("op_profile"))
+                   delegates=tuple(data.get("delegates") or ()), op_profile=data.get("op_profile"),
+                   compile_ms=data.get("compile_ms"),
+                   phys_footprint_after_load_mb=data.get("phys_footprint_after_load_mb"),
+                   phys_footprint_peak_mb=data.get("phys_footprint_peak_mb"),
+                   sampled_phys_footprint_peak_mb=data.get("sampled_phys_footprint_peak_mb"),
+                   compute_plan=data.get("compute_plan"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -138,6 +138,9 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
     if heated is not None and heated > HEATING_LIMIT_C:
         warnings.append(f"the device heated by {heated:.1f} °C during the job: it may have throttled; "
                         "add a cool-down (--cooldown-below-c) or fewer runs per job")
+    if after.thermal_status in THROTTLED_STATUS:
+        warnings.append(f"the device's thermal status was {after.thermal_status} after the job: it was throttling; "
+                        "let it cool (out of its case, off the charger), then resume with --resume")
     if cooldown is not None and not cooldown["reached"]:
         warnings.append(f"the device was still at {cooldown['end_temp_c']:.1f} °C after waiting "
                         f"{cooldown['waited_s']:.0f} s to cool below {cooldown['below_c']:.0f} °C: it may have been "
@@ -215,6 +218,8 @@ def _fixed_performance(device: Device, wanted: bool) -> Iterator[None]:
 
 
 PHONE_COOLDOWN_BELOW_C = 45.0
+# thermal statuses at which the OS slows the device: Android's thermal service, iOS's ProcessInfo.thermalState
+THROTTLED_STATUS = ("severe", "critical", "emergency", "shutdown", "serious")
 HEATING_LIMIT_C = 5.0
 
 
