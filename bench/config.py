@@ -4,7 +4,8 @@
     models = ["efficientnet_lite0"]        # zoo names or model files
     variants = ["fp32", "int8", "pruned50", "res160"]
     devices = ["local"]
-    accelerators = ["xnnpack"]             # xnnpack | none (host); gpu | nnapi (Android)
+    accelerators = ["xnnpack"]             # xnnpack | none (host); gpu | nnapi (Android); Core ML compute
+                                           # units all | cpuOnly | cpuAndGPU | cpuAndNeuralEngine (iPhone)
     threads = [2]                          # default: min(4, the device's cores), on the host cores - 1
     dynamic_sizes = [224]                  # input sizes the `dynamic` variant is timed at
     num_runs = 50
@@ -37,7 +38,9 @@ from typing import Any
 
 from bench.errors import ConfigError
 
-ACCELERATORS = ("xnnpack", "none", "gpu", "nnapi")
+TFLITE_ACCELERATORS = ("xnnpack", "none", "gpu", "nnapi")
+COMPUTE_UNITS = ("all", "cpuOnly", "cpuAndGPU", "cpuAndNeuralEngine")  # Core ML on iPhones
+ACCELERATORS = TFLITE_ACCELERATORS + COMPUTE_UNITS
 SUBSET_RULES = ("first", "per-class")
 
 
@@ -62,6 +65,7 @@ class RunConfig:
     fixed_performance: bool = False  # Android: `cmd power set-fixed-performance-mode-enabled true` for the run
     op_profiling: bool = False  # benchmark_model --enable_op_profiling: per-operator times (the profiler costs time)
     run_eval: str | None = None  # host copy of the phones' ImageNet run_eval: it then scores accuracy on the phone
+    runner_ipa: str | None = None  # iPhones: the BenchRunner .ipa to install when missing or older
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

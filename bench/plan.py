@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.config import Config
+from bench.config import COMPUTE_UNITS, TFLITE_ACCELERATORS, Config, RunConfig
+from bench.errors import ConfigError
+from bench.results.records import Platform
 
 DEFAULT_MAX_THREADS = 4
 
@@ -51,16 +53,38 @@ def model_label(model: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
-def plan_jobs(config: Config, device: str, device_cores: int | None, reserve_core: bool = False) -> list[Job]:
-    """Return the jobs of one device, in a stable order."""
+def accelerators_for(config: Config, platform: Platform) -> tuple[str, ...]:
+    """The accelerators to plan on a platform: Core ML compute units on iPhones, TFLite delegates elsewhere.
+
+    Left at the default, an iPhone gets `all` (Core ML's own choice of CPU, GPU and Neural Engine).
+    """
+    asked = config.run.accelerators
+    if platform is Platform.IOS:
+        if asked == RunConfig().accelerators:
+            return ("all",)
+        wrong = [a for a in asked if a not in COMPUTE_UNITS]
+        allowed = COMPUTE_UNITS
+    else:
+        wrong = [a for a in asked if a not in TFLITE_ACCELERATORS]
+        allowed = TFLITE_ACCELERATORS
+    if wrong:
+        raise ConfigError(f"{platform.value} devices take accelerators {', '.join(allowed)}, not {', '.join(wrong)}")
+    return asked
+
+
+def plan_jobs(config: Config, device: str, device_cores: int | None, reserve_core: bool = False,
+              platform: Platform = Platform.LOCAL) -> list[Job]:
+    """Return the jobs of one device, in a stable order. Core ML picks its own threads: one job per unit."""
     threads = config.run.threads or (default_threads(device_cores, reserve_core),)
+    if platform is Platform.IOS:
+        threads = (1,)
     jobs: list[Job] = []
     for model in config.run.models:
         for variant in config.run.variants:
             sizes: tuple[int | None, ...] = config.run.dynamic_sizes if variant == "dynamic" else (None,)
             for size in sizes:
                 name = f"{variant}@{size}" if size is not None else variant
-                for accelerator in config.run.accelerators:
+                for accelerator in accelerators_for(config, platform):
                     for count in threads:
                         jobs.append(Job(
                             job_id=f"{device}/{model_label(model)}/{name}/{accelerator}/t{count}", device=device,
@@ -69,7 +93,5 @@ def plan_jobs(config: Config, device: str, device_cores: int | None, reserve_cor
     ids = [job.job_id for job in jobs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        from bench.errors import ConfigError
-
         raise ConfigError(f"the plan repeats jobs {duplicates}; two models share a name? rename one file")
     return jobs

@@ -95,3 +95,19 @@ def test_two_files_with_one_name_are_refused() -> None:
     config = with_overrides(Config(), models=["a/net.tflite", "b/net.tflite"], variants=["original"])
     with pytest.raises(ConfigError, match="repeats jobs"):
         plan_jobs(config, "local", 2)
+
+
+def test_an_iphone_plans_core_ml_compute_units_and_no_thread_counts() -> None:
+    from bench.config import with_overrides
+    from bench.errors import ConfigError
+    from bench.results.records import Platform
+
+    jobs = plan_jobs(Config(), "iphone", device_cores=6, platform=Platform.IOS)
+    assert {(j.accelerator, j.threads) for j in jobs} == {("all", 1)}
+    units = with_overrides(Config(), accelerators=["cpuOnly", "cpuAndNeuralEngine"])
+    assert [j.job_id for j in plan_jobs(units, "iphone", 6, platform=Platform.IOS)][:2] == [
+        "iphone/efficientnet_lite0/fp32/cpuOnly/t1", "iphone/efficientnet_lite0/fp32/cpuAndNeuralEngine/t1"]
+    with pytest.raises(ConfigError, match="ios devices take accelerators all, cpuOnly"):
+        plan_jobs(with_overrides(Config(), accelerators=["gpu"]), "iphone", 6, platform=Platform.IOS)
+    with pytest.raises(ConfigError, match="android devices take accelerators xnnpack"):
+        plan_jobs(units, "pixel", 8, platform=Platform.ANDROID)

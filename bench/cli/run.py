@@ -58,6 +58,8 @@ def register(subparsers: Any) -> None:
                      help="benchmark_model's per-operator times (--enable_op_profiling; the profiler adds overhead)")
     run.add_argument("--run-eval", dest="run_eval", default=None, metavar="PATH",
                      help="ImageNet run_eval built for the phone's ABI: accuracy is then scored by it on the phone")
+    run.add_argument("--runner-ipa", dest="runner_ipa", default=None, metavar="PATH",
+                     help="iPhone: the BenchRunner .ipa to install (devices/ios/BenchRunner/README.md)")
     run.add_argument("--resume", default=None, metavar="RUN_ID", help="finish only the jobs RUN_ID lacks")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     store_arg(run)
@@ -103,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
         warmup_runs=args.warmup_runs, warmup_min_secs=args.warmup_min_secs, prune_budget_s=args.prune_budget_s,
         benchmark_model=args.benchmark_model, cooldown_below_c=args.cooldown_below_c,
         cooldown_timeout_s=args.cooldown_timeout_s, fixed_performance=args.fixed_performance,
-        op_profiling=args.op_profiling, run_eval=args.run_eval,
+        op_profiling=args.op_profiling, run_eval=args.run_eval, runner_ipa=args.runner_ipa,
     )
 
     def progress(result: Any, position: int, total: int) -> None:

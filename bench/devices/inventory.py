@@ -9,6 +9,12 @@
     benchmark_model = "tools/benchmark_model-arm64"   # optional: the tool for this phone's ABI
     run_eval = "tools/run_eval-arm64"                 # optional: ImageNet run_eval, then it scores accuracy
 
+    [[device]]
+    alias = "iphone"
+    platform = "ios"
+    udid = "00008110-001A2B3C4D5E801E"  # `python -m bench devices` lists it
+    runner_ipa = "ios/BenchRunner.ipa"   # optional: installed when the app is missing or older
+
 Paths in a file are relative to that file.
 """
 
@@ -22,7 +28,8 @@ from typing import Any
 from bench.errors import ConfigError
 
 PLATFORMS = ("android", "ios")
-_KEYS = {"alias", "platform", "serial", "model", "tags", "accelerators", "benchmark_model", "run_eval", "udid"}
+_KEYS = {"alias", "platform", "serial", "model", "tags", "accelerators", "benchmark_model", "run_eval", "udid",
+         "runner_ipa"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +42,7 @@ class InventoryEntry:
     accelerators: tuple[str, ...] = ()
     benchmark_model: Path | None = None
     run_eval: Path | None = None
+    runner_ipa: Path | None = None
     source: Path | None = None
 
 
@@ -51,11 +59,12 @@ def _entry(raw: dict[str, Any], source: Path) -> InventoryEntry:
     serial = raw.get("serial") or raw.get("udid")
     if not serial and not raw.get("model"):
         raise ConfigError(f"{source}: device {alias!r} needs serial = \"...\" (see `adb devices`) or model = \"...\"")
-    tool, evaluator = raw.get("benchmark_model"), raw.get("run_eval")
+    tool, evaluator, ipa = raw.get("benchmark_model"), raw.get("run_eval"), raw.get("runner_ipa")
     return InventoryEntry(alias=alias, platform=platform, serial=serial, model=raw.get("model"),
                           tags=tuple(raw.get("tags", ())), accelerators=tuple(raw.get("accelerators", ())),
                           benchmark_model=(source.parent / tool).resolve() if tool else None,
-                          run_eval=(source.parent / evaluator).resolve() if evaluator else None, source=source)
+                          run_eval=(source.parent / evaluator).resolve() if evaluator else None,
+                          runner_ipa=(source.parent / ipa).resolve() if ipa else None, source=source)
 
 
 def load_inventory(folders: list[Path]) -> dict[str, InventoryEntry]:

@@ -27,8 +27,10 @@ def list_devices() -> list[dict[str, Any]]:
         rows.append({"alias": None, "platform": "android", "serial": None, "state": "no adb server",
                      "model": str(exc)})
     by_serial = {e.serial: e for e in entries.values() if e.serial}
+    iphones = _iphones(by_serial, wanted=any(e.platform == "ios" for e in entries.values()))
+    attached_anywhere = set(attached) | {row["serial"] for row in iphones}
     for alias, entry in sorted(entries.items()):
-        if entry.serial and entry.serial in attached:
+        if entry.serial and entry.serial in attached_anywhere:
             continue  # shown with the attached phones below
         rows.append({"alias": alias, "platform": entry.platform, "serial": entry.serial, "state": "absent",
                      "model": entry.model})
@@ -46,4 +48,39 @@ def list_devices() -> list[dict[str, Any]]:
             except BenchError as exc:
                 row["state"] = f"error: {exc}"
         rows.append(row)
+    return rows + iphones
+
+
+def _iphones(by_serial: dict[str, Any], wanted: bool) -> list[dict[str, Any]]:
+    """iPhones usbmuxd reports; a note instead when they are expected (inventory, USBMUXD_SOCKET_ADDRESS) but
+    cannot be listed."""
+    import os
+
+    from bench.devices.ios.port import IOSPortError
+    from bench.run.devices import ios_port
+
+    wanted = wanted or bool(os.environ.get("USBMUXD_SOCKET_ADDRESS"))
+    from bench.devices.ios.backend import port_error
+
+    try:
+        port = ios_port()
+    except BenchError as exc:
+        return [{"alias": None, "platform": "ios", "serial": None, "state": "not listed", "model": str(exc)}] \
+            if wanted else []
+    try:
+        phones = port.list_devices()
+    except IOSPortError as exc:
+        note = str(port_error("-", exc)).replace("iPhone -: ", "")
+        return [{"alias": None, "platform": "ios", "serial": None, "state": "not listed", "model": note}] \
+            if wanted else []
+    finally:
+        close = getattr(port, "close", None)
+        if close is not None:
+            close()
+    rows = []
+    for phone in phones:
+        known = by_serial.get(phone.udid)
+        rows.append({"alias": known.alias if known else None, "platform": "ios", "serial": phone.udid,
+                     "state": phone.state, "model": f"{phone.name} ({phone.product_type}, iOS {phone.ios_version})",
+                     "connection": phone.connection})
     return rows

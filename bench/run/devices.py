@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.devices.base import Device
 from bench.devices.inventory import InventoryEntry, load_inventory
+from bench.devices.ios.port import IOSPort, IOSPortError
 from bench.errors import DeviceError, DeviceNotReadyError
 from bench.paths import data_dir
 
@@ -17,12 +18,16 @@ def inventory_folders() -> list[Path]:
 
 
 def open_device(alias: str, *, benchmark_model: Path | None = None, run_eval: Path | None = None,
-                inventory: dict[str, InventoryEntry] | None = None) -> Device:
-    """Return the backend for `alias`; `local` is this host, `android` the one attached phone."""
+                runner_ipa: Path | None = None, inventory: dict[str, InventoryEntry] | None = None) -> Device:
+    """Return the backend for `alias`; `local` is this host, `android` / `ios` the one attached phone."""
     if alias == "local":
         from bench.devices.local import LocalDevice
 
         return LocalDevice()
+    entries = inventory if inventory is not None else load_inventory(inventory_folders())
+    entry = entries.get(alias)
+    if alias == "ios" or (entry is not None and entry.platform == "ios"):
+        return _iphone(alias, entry, runner_ipa)
     from bench.devices.android import adb
     from bench.devices.android.backend import AndroidDevice
     from bench.run.tools import cached_tool
@@ -31,13 +36,8 @@ def open_device(alias: str, *, benchmark_model: Path | None = None, run_eval: Pa
         # without a tool given, the one `bench tools fetch` cached for the phone's ABI
         return AndroidDevice(name, serial, client, tool=tool, tool_for_abi=cached_tool, run_eval=evaluator)
 
-    entries = inventory if inventory is not None else load_inventory(inventory_folders())
     client = adb.client()
-    entry = entries.get(alias)
     if entry is not None:
-        if entry.platform != "android":
-            raise DeviceError(f"{alias} is an {entry.platform} device; only Android phones and the host are supported "
-                              "so far")
         serial = entry.serial or _serial_of_model(client, entry)
         return android(alias, serial, benchmark_model or entry.benchmark_model, run_eval or entry.run_eval)
     attached = [a for a in adb.attached(client)]
@@ -58,6 +58,44 @@ def open_device(alias: str, *, benchmark_model: Path | None = None, run_eval: Pa
     known = ["local", *sorted(entries), *serials]
     raise DeviceError(f"no device {alias!r}; known: {', '.join(known)}. Add it to devices/*.toml or list them with: "
                       "python -m bench devices")
+
+
+def ios_port() -> IOSPort:
+    """The port to real iPhones (pymobiledevice3, the `ios` extra)."""
+    try:
+        from bench.devices.ios.pmd3_port import Pmd3Port
+    except ImportError as exc:
+        raise DeviceError(f"iPhones need the ios extra ({exc.name} is missing): pip install 'ondevice-bench[ios]'") \
+            from exc
+    return Pmd3Port()
+
+
+def _iphone(alias: str, entry: InventoryEntry | None, runner_ipa: Path | None) -> Device:
+    from bench.devices.ios.backend import IOSDevice, port_error
+
+    port = ios_port()
+    udid = entry.serial if entry is not None else None
+    if udid is None:
+        try:
+            phones = port.list_devices()
+        except IOSPortError as exc:
+            raise port_error("?", exc) from exc
+        udid = _one_iphone([p.udid for p in phones])
+    ipa = runner_ipa or (entry.runner_ipa if entry is not None else None)
+    return IOSDevice(alias, udid, port, runner_ipa=ipa, crash_dir=data_dir() / "ios-crash-reports")
+
+
+def _one_iphone(udids: list[str]) -> str:
+    chosen = os.environ.get("BENCH_IOS_UDID")
+    if chosen:
+        return chosen
+    if len(udids) == 1:
+        return udids[0]
+    if not udids:
+        raise DeviceNotReadyError("no iPhone attached; plug one in, unlock it and trust this computer, then run: "
+                                  "python -m bench devices")
+    raise DeviceError(f"{len(udids)} iPhones attached ({', '.join(udids)}); pick one with an alias in "
+                      "devices/*.toml or BENCH_IOS_UDID")
 
 
 def _serial_of_model(client: object, entry: InventoryEntry) -> str:

@@ -162,13 +162,17 @@ def execute_run(
         record = store.run(resume)
         run_id, config = record.run_id, config_from_dict(record.config)
         device = open_device(record.plan[0]["device"] if record.plan else device_alias,
-                             benchmark_model=_tool(config), run_eval=_run_eval(config))
+                             benchmark_model=_tool(config), run_eval=_run_eval(config), runner_ipa=_ipa(config))
         info = device.describe()
+        device.snapshot()  # preflight: a phone that cannot run says so now, not after the builds
         jobs = [Job.from_dict(j) for j in record.plan]
     else:
-        device = open_device(device_alias, benchmark_model=_tool(config), run_eval=_run_eval(config))
+        device = open_device(device_alias, benchmark_model=_tool(config), run_eval=_run_eval(config),
+                             runner_ipa=_ipa(config))
         info = device.describe()
-        jobs = plan_jobs(config, device_alias, info.cores, reserve_core=info.platform is Platform.LOCAL)
+        device.snapshot()  # preflight: a phone that cannot run says so now, not after the builds
+        jobs = plan_jobs(config, device_alias, info.cores, reserve_core=info.platform is Platform.LOCAL,
+                         platform=info.platform)
         run_id = new_run_id(device_alias)
         store.create_run(run_id=run_id, device=info, plan=[j.to_dict() for j in jobs], config=config.to_dict(),
                          bench_version=__version__)
@@ -238,6 +242,10 @@ def _cooldown_gate(config: Config, info: DeviceInfo) -> tuple[float, float] | No
 
 def _tool(config: Config) -> Path | None:
     return Path(config.run.benchmark_model).expanduser() if config.run.benchmark_model else None
+
+
+def _ipa(config: Config) -> Path | None:
+    return Path(config.run.runner_ipa).expanduser() if config.run.runner_ipa else None
 
 
 def _run_eval(config: Config) -> Path | None:

@@ -1,0 +1,419 @@
+"""The iOS device port over USB with pymobiledevice3 (the `ios` extra; GPL-3.0, imported nowhere else).
+
+pymobiledevice3 is asyncio; the port runs one event loop in a thread of its own and keeps, per
+phone, the lockdown client and (iOS 17+) the RSD tunnel open across calls. What each call uses:
+
+- discovery: usbmuxd `ListDevices` (`USBMUXD_SOCKET_ADDRESS=host:port` reaches a remote usbmuxd),
+  then lockdown `GetValue` without pairing for name, product type and version;
+- preflight: lockdown session (pairing), `DeveloperModeStatus`, the image mounter, the tunnel,
+  the diagnostics relay's `IOPMPowerSource` (battery level, temperature, charging);
+- the iOS 17+ tunnel: tunneld's when it runs (`pymobiledevice3 remote tunneld`), else on 17.4+ a
+  userspace tunnel opened here (no root);
+- install: installation_proxy; files: house_arrest (AFC in the app's container);
+- launch / kill / is running: DVT process control and device info; memory: sysmontap's
+  `physFootprint` for the pid, sampled in the background from launch to exit;
+- crash and jetsam reports: the crash report mover's folder, pulled when the app dies.
+
+Only discovery has been exercised here (through a fake usbmuxd); everything past it needs an
+iPhone, and is written from pymobiledevice3's sources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.devices.ios.port import (
+    CrashReport,
+    InstalledApp,
+    IOSFault,
+    IOSPortError,
+    IPhone,
+    Preflight,
+    ProcessSample,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CALL_TIMEOUT_S = 600.0  # an install or a large push can take minutes
+SAMPLE_INTERVAL_MS = 500
+
+# pymobiledevice3 exception name -> the fault a user can fix (looked up by name: the set moves between releases)
+_FAULT_OF = {
+    "NoDeviceConnectedError": IOSFault.NOT_CONNECTED, "DeviceNotFoundError": IOSFault.NOT_CONNECTED,
+    "ConnectionFailedToUsbmuxdError": IOSFault.NOT_CONNECTED, "ConnectionFailedError": IOSFault.NOT_CONNECTED,
+    "MuxException": IOSFault.NOT_CONNECTED,
+    "PasswordRequiredError": IOSFault.LOCKED,
+    "NotTrustedError": IOSFault.NOT_TRUSTED, "PairingError": IOSFault.NOT_TRUSTED,
+    "NotPairedError": IOSFault.NOT_TRUSTED, "UserDeniedPairingError": IOSFault.NOT_TRUSTED,
+    "FatalPairingError": IOSFault.NOT_TRUSTED, "InvalidHostIDError": IOSFault.NOT_TRUSTED,
+    "DeveloperModeIsNotEnabledError": IOSFault.DEVELOPER_MODE_OFF, "DeveloperModeError": IOSFault.DEVELOPER_MODE_OFF,
+    "NotMountedError": IOSFault.DISK_IMAGE_NOT_MOUNTED,
+    "TunneldConnectionError": IOSFault.TUNNEL_MISSING, "RSDRequiredError": IOSFault.TUNNEL_MISSING,
+    "AppNotInstalledError": IOSFault.APP_NOT_INSTALLED,
+    "AfcException": IOSFault.TRANSFER, "ConnectionTerminatedError": IOSFault.TRANSFER,
+}
+_SIGNING = re.compile(r"ApplicationVerificationFailed|signature|provisioning|entitlement", re.IGNORECASE)
+_LOCKED = re.compile(r"\blocked\b", re.IGNORECASE)
+
+
+def fault_of(error: BaseException) -> IOSPortError | None:
+    """The IOSPortError for a pymobiledevice3 exception, None for one no user can fix."""
+    names = [cls.__name__ for cls in type(error).__mro__]
+    text = str(error)
+    if "AppInstallError" in names and _SIGNING.search(text):
+        return IOSPortError(IOSFault.SIGNING, text[:200])
+    if "LaunchingApplicationError" in names and _LOCKED.search(text):
+        return IOSPortError(IOSFault.LOCKED, text[:200])
+    for name in names:
+        if name in _FAULT_OF:
+            return IOSPortError(_FAULT_OF[name], text[:200] or name)
+    return None
+
+
+def _import_library() -> None:
+    """Import what the port uses here, in the caller's thread: importing (compiling) modules in the port's
+    thread while the main thread imports too trips CPython 3.11's AST recursion check."""
+    import importlib
+
+    for name in ("packaging.version", "pymobiledevice3.usbmux", "pymobiledevice3.lockdown",
+                 "pymobiledevice3.exceptions", "pymobiledevice3.tunneld.api",
+                 "pymobiledevice3.services.diagnostics", "pymobiledevice3.services.mobile_image_mounter",
+                 "pymobiledevice3.services.installation_proxy", "pymobiledevice3.services.house_arrest",
+                 "pymobiledevice3.services.crash_reports", "pymobiledevice3.services.dvt.instruments.dvt_provider",
+                 "pymobiledevice3.services.dvt.instruments.process_control",
+                 "pymobiledevice3.services.dvt.instruments.device_info",
+                 "pymobiledevice3.services.dvt.instruments.sysmontap"):
+        importlib.import_module(name)
+
+
+class Pmd3Port:
+    """IOSPort over pymobiledevice3. `usbmux_address` overrides USBMUXD_SOCKET_ADDRESS."""
+
+    def __init__(self, usbmux_address: str | None = None) -> None:
+        _import_library()
+        self.usbmux_address = usbmux_address or os.environ.get("USBMUXD_SOCKET_ADDRESS")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="pymobiledevice3", daemon=True)
+        self._thread.start()
+        self._lockdown: dict[str, Any] = {}
+        self._rsd: dict[str, Any] = {}
+        self._tunnels: dict[str, Any] = {}
+        self._samplers: dict[int, tuple[asyncio.Future[None], dict[str, float]]] = {}
+
+    def close(self) -> None:
+        """Close the phones' connections and tunnels, then the port's loop and thread."""
+        async def run() -> None:
+            for task, _ in self._samplers.values():
+                task.cancel()
+            for closeable in [*self._lockdown.values(), *self._rsd.values()]:
+                with contextlib.suppress(Exception):
+                    await closeable.close()
+            for tunnel in self._tunnels.values():
+                with contextlib.suppress(Exception):
+                    await tunnel.aclose()
+
+        if self._thread.is_alive():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._loop.close()
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _call(self, make: Callable[[], Coroutine[Any, Any, T]], timeout_s: float = CALL_TIMEOUT_S) -> T:
+        """Run a coroutine on the port's loop; turn the library's failures into IOSPortError."""
+        future = asyncio.run_coroutine_threadsafe(make(), self._loop)
+        try:
+            return future.result(timeout_s)
+        except IOSPortError:
+            raise
+        except TimeoutError as exc:
+            future.cancel()
+            raise IOSPortError(IOSFault.HUNG, f"no answer in {timeout_s:.0f} s") from exc
+        except Exception as exc:  # pymobiledevice3 raises its own hierarchy, OSError and asyncio errors
+            translated = fault_of(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    async def _lockdown_for(self, udid: str, *, paired: bool = True) -> Any:
+        from pymobiledevice3.lockdown import create_using_usbmux
+
+        client = self._lockdown.get(udid)
+        if client is None:
+            client = await create_using_usbmux(serial=udid, autopair=False, usbmux_address=self.usbmux_address)
+            self._lockdown[udid] = client
+        if paired and not client.paired:
+            raise IOSPortError(IOSFault.NOT_TRUSTED, "this host has no pairing record the iPhone accepts")
+        return client
+
+    async def _provider(self, udid: str) -> Any:
+        """What DVT and the iOS 17 image mounter talk to: the RSD tunnel on 17+, lockdown before."""
+        from packaging.version import Version
+
+        lockdown = await self._lockdown_for(udid)
+        if Version(lockdown.product_version) < Version("17.0"):
+            return lockdown
+        if udid in self._rsd:
+            return self._rsd[udid]
+        from pymobiledevice3.tunneld.api import get_tunneld_device_by_udid
+
+        rsd = None
+        with contextlib.suppress(Exception):  # no tunneld running: try our own tunnel below
+            rsd = await get_tunneld_device_by_udid(udid)
+        if rsd is None and Version(lockdown.product_version) >= Version("17.4"):
+            from pymobiledevice3.remote.userspace_tunnel import UserspaceRsdTunnel
+
+            tunnel = UserspaceRsdTunnel(serial=udid, autopair=False)
+            rsd = await tunnel.aopen()
+            self._tunnels[udid] = tunnel
+        if rsd is None:
+            raise IOSPortError(IOSFault.TUNNEL_MISSING, f"iOS {lockdown.product_version} and no tunneld tunnel")
+        self._rsd[udid] = rsd
+        return rsd
+
+    # --- IOSPort ------------------------------------------------------------------------------
+    def list_devices(self) -> list[IPhone]:
+        async def run() -> list[IPhone]:
+            from pymobiledevice3 import usbmux
+            from pymobiledevice3.lockdown import create_using_usbmux
+
+            phones = []
+            for mux in await usbmux.list_devices(usbmux_address=self.usbmux_address):
+                connection = "usb" if mux.is_usb else "network"
+                try:
+                    client = await create_using_usbmux(serial=mux.serial, autopair=False,
+                                                       usbmux_address=self.usbmux_address)
+                except Exception as exc:  # one phone that will not talk must not hide the others
+                    fault = fault_of(exc)
+                    phones.append(IPhone(udid=mux.serial, name="?", product_type="?", ios_version="?",
+                                         connection=connection, state=fault.fault.value if fault else "error"))
+                    continue
+                values = client.all_values
+                phones.append(IPhone(udid=mux.serial, name=str(values.get("DeviceName", "?")),
+                                     product_type=str(values.get("ProductType", "?")),
+                                     ios_version=str(values.get("ProductVersion", "?")),
+                                     build=values.get("BuildVersion"), connection=connection,
+                                     cpu_architecture=values.get("CPUArchitecture"),
+                                     state="online" if client.paired else IOSFault.NOT_TRUSTED.value))
+                await client.close()
+            return phones
+
+        return self._call(run, timeout_s=60)
+
+    def preflight(self, udid: str) -> Preflight:
+        async def run() -> Preflight:
+            from packaging.version import Version
+            from pymobiledevice3.services.diagnostics import DiagnosticsService
+            from pymobiledevice3.services.mobile_image_mounter import MobileImageMounterService
+
+            lockdown = await self._lockdown_for(udid)
+            version = Version(lockdown.product_version)
+            developer_mode = await lockdown.get_developer_mode_status() if version >= Version("16.0") else None
+            tunnel: bool | None = None
+            if version >= Version("17.0"):
+                try:
+                    await self._provider(udid)
+                    tunnel = True
+                except IOSPortError:
+                    tunnel = False
+            async with MobileImageMounterService(lockdown) as mounter:
+                mounted = await mounter.is_image_mounted("Personalized" if version >= Version("17.0") else "Developer")
+            battery: dict[str, Any] = {}
+            with contextlib.suppress(Exception):  # a phone without the diagnostics relay still runs jobs
+                async with DiagnosticsService(lockdown) as diagnostics:
+                    battery = await diagnostics.get_battery() or {}
+            temperature = battery.get("Temperature")  # hundredths of a degree Celsius
+            celsius = temperature / 100.0 if isinstance(temperature, int | float) else None
+            return Preflight(locked=False, developer_mode=developer_mode, disk_image_mounted=bool(mounted),
+                             tunnel=tunnel, battery_percent=battery.get("CurrentCapacity"),
+                             battery_temperature_c=celsius,
+                             charging=battery.get("IsCharging"))
+
+        return self._call(run, timeout_s=120)
+
+    def ensure_disk_image(self, udid: str) -> None:
+        async def run() -> None:
+            from pymobiledevice3.exceptions import AlreadyMountedError
+            from pymobiledevice3.services.mobile_image_mounter import auto_mount
+
+            lockdown = await self._lockdown_for(udid)
+            try:
+                await auto_mount(lockdown)
+            except AlreadyMountedError:
+                return
+            except Exception as exc:
+                if fault_of(exc) is None:
+                    raise IOSPortError(IOSFault.DISK_IMAGE_NOT_MOUNTED, str(exc)[:200]) from exc
+                raise
+
+        self._call(run)
+
+    def installed_app(self, udid: str, bundle_id: str) -> InstalledApp | None:
+        async def run() -> InstalledApp | None:
+            from pymobiledevice3.services.installation_proxy import InstallationProxyService
+
+            async with InstallationProxyService(await self._lockdown_for(udid)) as proxy:
+                apps = await proxy.get_apps(bundle_identifiers=[bundle_id])
+            info = apps.get(bundle_id)
+            if info is None:
+                return None
+            return InstalledApp(bundle_id=bundle_id, version=str(info.get("CFBundleShortVersionString", "")),
+                                build=str(info.get("CFBundleVersion", "")))
+
+        return self._call(run)
+
+    def install(self, udid: str, ipa: Path) -> None:
+        async def run() -> None:
+            from pymobiledevice3.services.installation_proxy import InstallationProxyService
+
+            async with InstallationProxyService(await self._lockdown_for(udid)) as proxy:
+                await proxy.install_from_local(ipa)
+
+        self._call(run)
+
+    async def _container(self, udid: str, bundle_id: str) -> Any:
+        from pymobiledevice3.services.house_arrest import HouseArrestService
+
+        return await HouseArrestService.create(await self._lockdown_for(udid), bundle_id)
+
+    def _in_container(self, udid: str, bundle_id: str, action: Callable[[Any], Awaitable[T]]) -> T:
+        async def run() -> T:
+            afc = await self._container(udid, bundle_id)
+            try:
+                return await action(afc)
+            finally:
+                await afc.close()
+
+        return self._call(run)
+
+    def list_files(self, udid: str, bundle_id: str, folder: str) -> list[str]:
+        async def action(afc: Any) -> list[str]:
+            if not await afc.exists(folder):
+                return []
+            return sorted(name for name in await afc.listdir(folder) if name not in (".", ".."))
+
+        return self._in_container(udid, bundle_id, action)
+
+    def push(self, udid: str, bundle_id: str, local: Path, remote: str) -> int:
+        async def action(afc: Any) -> int:
+            parent, name = remote.rsplit("/", 1)
+            await afc.makedirs(parent)
+            if not local.is_dir():
+                await afc.push(str(local), remote, progress_bar=False)
+                return local.stat().st_size
+            # AFC copies a folder into <remote>/<its own name>: give it the name it must have there
+            with tempfile.TemporaryDirectory(prefix="bench-push-") as staging:
+                link = Path(staging) / name
+                link.symlink_to(local.resolve(), target_is_directory=True)
+                await afc.push(str(link), parent, progress_bar=False)
+            return sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+
+        return self._in_container(udid, bundle_id, action)
+
+    def pull(self, udid: str, bundle_id: str, remote: str, local: Path) -> None:
+        async def action(afc: Any) -> None:
+            local.write_bytes(await afc.get_file_contents(remote))
+
+        self._in_container(udid, bundle_id, action)
+
+    def remove(self, udid: str, bundle_id: str, remote: str) -> None:
+        async def action(afc: Any) -> None:
+            if await afc.exists(remote):
+                await afc.rm(remote, force=True)
+
+        self._in_container(udid, bundle_id, action)
+
+    def launch(self, udid: str, bundle_id: str, arguments: list[str], environment: dict[str, str]) -> int:
+        async def run() -> int:
+            from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
+            from pymobiledevice3.services.dvt.instruments.process_control import ProcessControl
+
+            async with DvtProvider(await self._provider(udid)) as dvt, ProcessControl(dvt) as control:
+                pid = int(await control.launch(bundle_id, arguments=arguments, kill_existing=True,
+                                               environment=environment))
+            peak: dict[str, float] = {}
+            task = asyncio.ensure_future(self._sample(udid, pid, peak))
+            self._samplers[pid] = (task, peak)
+            return pid
+
+        return self._call(run, timeout_s=120)
+
+    async def _sample(self, udid: str, pid: int, peak: dict[str, float]) -> None:
+        """Follow the pid's physFootprint with sysmontap until it exits (or the sampler is cancelled)."""
+        from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
+        from pymobiledevice3.services.dvt.instruments.sysmontap import Sysmontap
+
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # memory is a sample, never a job failure
+            async with DvtProvider(await self._provider(udid)) as dvt:
+                tap = await Sysmontap.create(dvt, interval=SAMPLE_INTERVAL_MS)
+                async with tap:
+                    async for processes in tap.iter_processes():
+                        for process in processes:
+                            if process.get("pid") == pid and process.get("physFootprint") is not None:
+                                peak["bytes"] = max(peak.get("bytes", 0.0), float(process["physFootprint"]))
+                                peak["at"] = time.monotonic()
+
+    def is_running(self, udid: str, pid: int) -> bool:
+        async def run() -> bool:
+            from pymobiledevice3.services.dvt.instruments.device_info import DeviceInfo
+            from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
+
+            async with DvtProvider(await self._provider(udid)) as dvt, DeviceInfo(dvt) as info:
+                running = any(int(p.get("pid", -1)) == pid for p in await info.proclist())
+            if not running and pid in self._samplers:
+                self._samplers[pid][0].cancel()
+            return running
+
+        return self._call(run, timeout_s=60)
+
+    def kill(self, udid: str, pid: int) -> None:
+        async def run() -> None:
+            from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
+            from pymobiledevice3.services.dvt.instruments.process_control import ProcessControl
+
+            with contextlib.suppress(Exception):  # already gone
+                async with DvtProvider(await self._provider(udid)) as dvt, ProcessControl(dvt) as control:
+                    await control.kill(pid)
+            if pid in self._samplers:
+                self._samplers[pid][0].cancel()
+
+        self._call(run, timeout_s=60)
+
+    def sample_process(self, udid: str, pid: int) -> ProcessSample | None:
+        _, peak = self._samplers.get(pid, (None, {}))
+        return ProcessSample(phys_footprint_bytes=int(peak["bytes"])) if "bytes" in peak else None
+
+    def crash_reports_since(self, udid: str, since_epoch_s: float, process_name: str) -> list[CrashReport]:
+        async def run() -> list[CrashReport]:
+            from pymobiledevice3.services.crash_reports import CrashReportsManager
+
+            reports = []
+            async with CrashReportsManager(await self._lockdown_for(udid)) as manager:
+                for name in await manager.ls("/", depth=1):
+                    base = name.rsplit("/", 1)[-1]
+                    if not (base.startswith(process_name) or base.startswith("JetsamEvent")):
+                        continue
+                    stat = await manager.afc.stat(name)
+                    modified = stat.get("st_mtime")
+                    when = modified.timestamp() if hasattr(modified, "timestamp") else float(modified or 0)
+                    if when < since_epoch_s:
+                        continue
+                    text = (await manager.afc.get_file_contents(name)).decode(errors="replace")
+                    jetsam = base.startswith("JetsamEvent")
+                    if jetsam and process_name not in text:
+                        continue
+                    reports.append(CrashReport(name=base, text=text, killed_for_memory=jetsam))
+            return reports
+
+        return self._call(run, timeout_s=120)
