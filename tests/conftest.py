@@ -52,6 +52,26 @@ def lite0_variants(session_cache: Path):  # type: ignore[no-untyped-def]
     return {o.variant: o for o in outcomes}
 
 
+COREML_TEST_VARIANTS = ["fp32", "fp16", "int8", "pruned50", "res160", "dynamic"]
+
+
+@pytest.fixture(scope="session")
+def lite0_coreml(session_cache: Path, lite0_variants):  # type: ignore[no-untyped-def]
+    """The Core ML variants, converted from the session's TFLite variants; {variant: BuildOutcome}."""
+    pytest.importorskip("coremltools", reason="the ios extra (coremltools) is not installed")
+    from bench.models.build import BuildSettings
+    from bench.models.coreml_build import build_coreml_variants
+    from bench.models.pruning import PruningSettings
+    from bench.models.zoo import resolve_source
+
+    settings = BuildSettings(cache_root=session_cache, imagenet=imagenet_or_none(),
+                             pruning=PruningSettings(budget_s=TEST_PRUNE_BUDGET_S))
+    outcomes = build_coreml_variants(resolve_source("efficientnet_lite0"), COREML_TEST_VARIANTS, settings)
+    failed = [f"{o.variant}: {o.error}" for o in outcomes if o.error]
+    assert not failed, failed
+    return {o.variant: o for o in outcomes}
+
+
 @pytest.fixture(scope="session")
 def lite0_keras():  # type: ignore[no-untyped-def]
     from bench.models.efficientnet_lite import pretrained_lite0

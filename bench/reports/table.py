@@ -18,6 +18,9 @@ from bench.results.records import JobResult, JobStatus
 FORMATS = ("table", "md", "csv", "json")
 PEAK_MEMORY_NOTE = ("peak MB: peak resident set (VmHWM) of the process that ran the model: its heap, the mapped "
                     "model file and the pages of the runtime's libraries it touched")
+FOOTPRINT_NOTE = ("peak MB on an iPhone: the app's phys_footprint at its highest, what iOS counts against its "
+                  "memory limit (the runner app's own reading)")
+COMPUTE_UNITS = ("all", "cpuOnly", "cpuAndGPU", "cpuAndNeuralEngine")
 NOT_MEASURED = "accuracy not measured: pass --imagenet DIR (or set BENCH_IMAGENET) to score on ImageNet val"
 
 
@@ -31,7 +34,8 @@ class Row:
     status: str
     error: str | None
     model_size_bytes: int | None
-    peak_rss_mb: float | None
+    peak_rss_mb: float | None  # VmHWM; on an iPhone phys_footprint (peak_memory_kind says which)
+    peak_memory_kind: str | None
     init_ms: float | None
     p50_ms: float | None
     p90_ms: float | None
@@ -54,7 +58,11 @@ def _base_row(r: JobResult) -> dict[str, Any]:
         "model": r.model, "variant": r.variant, "accelerator": r.accelerator,
         "accelerator_used": raw.accelerator_used if raw else None, "threads": r.threads,
         "status": r.status.value, "error": r.error,
-        "model_size_bytes": raw.model_size_bytes if raw else None, "peak_rss_mb": raw.peak_rss_mb if raw else None,
+        "model_size_bytes": raw.model_size_bytes if raw else None,
+        "peak_rss_mb": None if raw is None else raw.peak_rss_mb if raw.peak_rss_mb is not None
+        else raw.phys_footprint_peak_mb,
+        "peak_memory_kind": None if raw is None else "vmhwm" if raw.peak_rss_mb is not None
+        else "phys_footprint" if raw.phys_footprint_peak_mb is not None else None,
         "init_ms": raw.init_ms if raw else None, "p50_ms": lat.p50 if lat else None, "p90_ms": lat.p90 if lat else None,
         "ci95_p50_ms": lat.ci95_p50 if lat else None, "fps": lat.fps if lat else None,
         "top1": acc.top1 if acc else None, "top5": acc.top5 if acc else None, "images": acc.images if acc else None,
@@ -146,7 +154,11 @@ def footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
         for warning in row.warnings:
             threads = f"{row.threads} thread" + ("s" if row.threads != 1 else "")
             notes.append(f"! {row.variant} ({row.accelerator}, {threads}): {warning}")
-    notes.append(PEAK_MEMORY_NOTE)
+    kinds = {r.peak_memory_kind for r in rows}
+    if "vmhwm" in kinds or not kinds - {None}:
+        notes.append(PEAK_MEMORY_NOTE)
+    if "phys_footprint" in kinds:
+        notes.append(FOOTPRINT_NOTE)
     return notes
 
 
@@ -163,6 +175,8 @@ def render(rows: list[Row], fmt: str, *, title: str = "", accuracy_measured: boo
                              for k, v in asdict(r).items()})
         return buffer.getvalue()
     headers = [h for h, _ in COLUMNS]
+    if rows and all(r.accelerator in COMPUTE_UNITS for r in rows):  # Core ML on an iPhone
+        headers[headers.index("accel")] = "compute units"
     body = [[cells(r).get(key, "") for _, key in COLUMNS] for r in rows]
     notes = footnotes(rows, accuracy_measured)
     if fmt == "md":

@@ -59,7 +59,9 @@ def new_run_id(device: str) -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{device}-{secrets.token_hex(2)}"
 
 
-def _build(config: Config, jobs: list[Job], cache_root: Path) -> dict[tuple[str, str], BuildOutcome]:
+def _build(config: Config, jobs: list[Job], cache_root: Path,
+           platform: Platform = Platform.LOCAL) -> dict[tuple[str, str], BuildOutcome]:
+    """Build each model's variants: TFLite files, or on an iPhone Core ML packages converted from them."""
     settings = BuildSettings(
         cache_root=cache_root, imagenet=config.dataset.imagenet,
         int8_calibration_images=config.build.calibration_images,
@@ -79,7 +81,13 @@ def _build(config: Config, jobs: list[Job], cache_root: Path) -> dict[tuple[str,
                                                                manifest=None, cache_hit=False, duration_s=0.0,
                                                                error=str(exc))
             continue
-        for outcome in build_variants(source, specs, settings):
+        if platform is Platform.IOS:
+            from bench.models.coreml_build import build_coreml_variants
+
+            outcomes = build_coreml_variants(source, names, settings)
+        else:
+            outcomes = build_variants(source, specs, settings)
+        for outcome in outcomes:
             built[(model, outcome.variant)] = outcome
     return built
 
@@ -179,7 +187,7 @@ def execute_run(
     done = store.done_job_ids(run_id)
     todo = [job for job in jobs if job.job_id not in done]
     log.info("run %s on %s: %d jobs, %d to do", run_id, info.model, len(jobs), len(todo))
-    built = _build(config, todo, cache_root) if todo else {}
+    built = _build(config, todo, cache_root, info.platform) if todo else {}
     images = (eval_images(config.dataset.imagenet, config.dataset.images, config.dataset.subset, cache_root)
               if config.dataset.imagenet else None)
     references = _stored_references(store.job_results(run_id), images) if images else {}

@@ -1,0 +1,65 @@
+"""`bench run --device iphone` end to end on a fake port: Core ML variants built, the runner driven, the table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from tests.iosfake import UDID, FakePort, make_ipa
+
+pytest.importorskip("coremltools", reason="the ios extra (coremltools) is not installed")
+
+
+@pytest.fixture
+def iphone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session_cache: Path, lite0_coreml) -> FakePort:  # type: ignore[no-untyped-def]
+    port = FakePort(tmp_path / "container")
+    monkeypatch.setattr("bench.run.devices.ios_port", lambda: port)
+    monkeypatch.setattr("bench.devices.ios.backend.SAMPLE_EVERY_S", 0.0)
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("BENCH_CACHE", str(session_cache))  # the session's variants: nothing is rebuilt
+    monkeypatch.delenv("BENCH_IMAGENET", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "devices").mkdir()
+    make_ipa(tmp_path / "devices" / "BenchRunner.ipa")
+    (tmp_path / "devices" / "lab.toml").write_text(
+        f'[[device]]\nalias = "iphone"\nplatform = "ios"\nudid = "{UDID}"\nrunner_ipa = "BenchRunner.ipa"\n')
+    return port
+
+
+def test_a_run_on_an_iphone_gives_the_table_with_compute_units(iphone: FakePort,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--device", "iphone", "--variants", "fp32,fp16,int8", "--accelerators",
+                 "cpuAndNeuralEngine,cpuOnly", "--num-runs", "20", "--json"])
+    assert code in (0, 2)
+    run = json.loads(capsys.readouterr().out)
+    assert run["device"]["platform"] == "ios" and run["device"]["model"] == "Lab iPhone (iPhone15,2)"
+    results = {(r["variant"], r["accelerator"]): r for r in run["results"]}
+    assert len(results) == 6 and all(r["status"] == "ok" for r in results.values()), results
+    assert results[("int8", "cpuAndNeuralEngine")]["accelerator_used"] == "cpuAndNeuralEngine"
+    assert results[("fp16", "cpuOnly")]["latency_ms"]["count"] == 20
+    assert iphone.installs == 1  # installed once, then found current
+    assert sorted(p.split("/")[-1].split(".")[1] for p in iphone.pushed) == ["mlpackage"] * 3  # one per variant
+    assert main(["report", "latest"]) == 0
+    table = capsys.readouterr().out
+    assert "compute units" in table and "cpuAndNeuralEngine" in table and "phys_footprint" in table
+    assert main(["export", "latest"]) == 0
+    exported = json.loads(capsys.readouterr().out)["results"][0]
+    assert exported["raw"]["engine"] == "coreml" and exported["raw"]["compile_ms"] == 812.5
+
+
+def test_a_neural_engine_that_took_nothing_is_marked_in_the_table(iphone: FakePort,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    iphone.compute_plan = {"cpu": 64, "gpu": 0, "neuralEngine": 0}
+    assert main(["run", "--device", "iphone", "--variants", "fp16", "--accelerators", "cpuAndNeuralEngine",
+                 "--num-runs", "5"]) in (0, 2)
+    assert "cpuAndNeuralEngine -> cpu (fallback from cpuAndNeuralEngine)" in capsys.readouterr().out
+
+
+def test_a_thermal_state_that_throttled_flags_the_job(iphone: FakePort, capsys: pytest.CaptureFixture[str]) -> None:
+    iphone.thermal = ("fair", "serious")
+    assert main(["run", "--device", "iphone", "--variants", "fp16", "--num-runs", "5", "--json"]) == 2
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["status"] == "ok" and any("thermal status was serious" in w for w in result["warnings"])
