@@ -188,3 +188,11 @@ def test_the_result_reader_refuses_what_is_not_a_runner_result(change: dict, say
         read_runner_result(json.dumps({**good, **change}))
     with pytest.raises(ResultFormatError, match="not JSON"):
         read_runner_result('{"format": "bench-runner-result/1", "latencies_ms": [4.0,')
+
+
+def test_the_result_documented_for_the_runner_app_reads() -> None:
+    readme = (Path(__file__).parents[1] / "devices/ios/BenchRunner/README.md").read_text()
+    example = readme.split("## Result: `bench-runner-result/1`")[1].split("```json")[1].split("```")[0]
+    result = read_runner_result(example)
+    assert result.compute_units == "all" and result.latencies_ms == (4.02, 3.98)
+    assert result.compute_plan == {"cpu": 3, "gpu": 0, "neuralEngine": 61} and result.top5 == ((65, 62, 58, 60, 61),)
