@@ -112,3 +112,24 @@ def test_a_graph_with_an_op_core_ml_is_not_given_is_refused(lite0_variants) -> N
 
     with pytest.raises(ModelError, match=r"has no Core ML counterpart|is not float32"):
         to_mlmodel(lite0_variants["int8"].path)
+
+
+def test_your_own_package_is_benchmarked_as_it_is(lite0_coreml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from bench.models.build import BuildSettings, build_variants
+    from bench.models.coreml_build import build_coreml_variants
+    from bench.models.variants import parse_variant
+    from bench.models.zoo import resolve_source
+
+    mine = tmp_path / "mine.mlpackage"
+    shutil.copytree(lite0_coreml["res160"].path, mine)
+    source = resolve_source(str(mine))
+    settings = BuildSettings(cache_root=tmp_path / "cache")
+    original, other = build_coreml_variants(source, ["original", "int8"], settings)
+    assert original.error is None and original.manifest.inputs[0].shape == (1, 160, 160, 3)
+    assert (original.path / "Manifest.json").is_file() and original.manifest.details["as_given"] == str(mine)
+    assert "use --variants original" in (other.error or "")
+    assert build_coreml_variants(source, ["original"], settings)[0].cache_hit
+    (tflite,) = build_variants(source, [parse_variant("fp32")], settings)
+    assert "runs on iPhones as it is" in (tflite.error or "")

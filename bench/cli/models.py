@@ -27,6 +27,8 @@ def register(subparsers: Any) -> None:
     build.add_argument("--prune-images", type=int, default=300, help="pruning fine-tune images (default 300)")
     build.add_argument("--prune-budget-s", type=float, default=600.0,
                        help="pruning fine-tune wall time in seconds (default 600; 0 = one-shot, no fine-tuning)")
+    build.add_argument("--format", choices=("tflite", "coreml"), default="tflite",
+                       help="coreml: Core ML packages for iPhones, converted from the TFLite variants (ios extra)")
     build.add_argument("--json", action="store_true")
     build.set_defaults(handler=_build)
 
@@ -66,7 +68,7 @@ def _build(args: argparse.Namespace) -> int:
     from bench.paths import cache_dir
 
     source = resolve_source(args.model, args.preprocess)
-    default = "original" if source.kind is SourceKind.TFLITE else ",".join(DEFAULT_VARIANTS)
+    default = "original" if source.kind in (SourceKind.TFLITE, SourceKind.COREML) else ",".join(DEFAULT_VARIANTS)
     specs = parse_variant_list(args.variants or default, source.preprocess.input_size)
     settings = BuildSettings(
         cache_root=cache_dir(), imagenet=imagenet_root(args.imagenet),
@@ -90,7 +92,14 @@ def _build(args: argparse.Namespace) -> int:
         print(f"{m.model} {m.variant}: {how} in {outcome.duration_s:.1f} s, {m.model_size_bytes / 1e6:.2f} MB, "
               f"input {list(m.inputs[0].shape)} {m.inputs[0].dtype}{extra}{calib}\n  {outcome.path}")
 
-    outcomes = build_variants(source, specs, settings, on_outcome=show)
+    if args.format == "coreml" or source.kind is SourceKind.COREML:
+        from bench.models.coreml_build import build_coreml_variants
+
+        outcomes = build_coreml_variants(source, [s.name for s in specs], settings)
+        for outcome in outcomes:
+            show(outcome)
+    else:
+        outcomes = build_variants(source, specs, settings, on_outcome=show)
     if args.json:
         print_json([{"model": o.model, "variant": o.variant, "path": str(o.path) if o.path else None,
                      "cache_hit": o.cache_hit, "duration_s": round(o.duration_s, 3), "error": o.error,

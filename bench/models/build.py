@@ -169,6 +169,9 @@ def _build_one(
     source: ModelSource, spec: VariantSpec, settings: BuildSettings, calibration_images: CalibrationImages,
     keras_models: KerasModels, start: float,
 ) -> BuildOutcome:
+    if source.kind is SourceKind.COREML:
+        raise ModelError(f"{source.path} is a Core ML model: it runs on iPhones as it is (--variants original "
+                         "--device iphone); TFLite variants need a .tflite, .keras or SavedModel source")
     if source.kind is SourceKind.TFLITE and spec.needs_source:
         raise ModelError(f"variant {spec.name} needs the source model, and {source.path} is a .tflite file "
                          "benchmarked as it is; use --variants original, or give the SavedModel/.keras file")

@@ -25,7 +25,7 @@ from bench.fileio import atomic_directory
 from bench.models.build import BuildOutcome, BuildSettings, build_variants, variant_folder
 from bench.models.manifest import TensorInfo, VariantManifest
 from bench.models.variants import parse_variant
-from bench.models.zoo import ModelSource
+from bench.models.zoo import ModelSource, SourceKind
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,16 @@ _RES = re.compile(r"^res\d+$")
 
 
 def tflite_source(variant: str) -> str:
-    """The TFLite variant a Core ML variant is converted from."""
+    """The TFLite variant a Core ML variant is converted from (`original`: a user's float .tflite as given)."""
+    if variant == "original":
+        return variant
     if variant in ("fp32", "fp16", "int8"):
         return "fp32"
     if variant == "dynamic" or _PRUNED.match(variant) or _RES.match(variant):
         return variant
-    raise ConfigError(f"no Core ML variant {variant!r}; iPhones take fp16, fp32, int8, pruned50, resN and dynamic "
-                      f"(enumerated sizes {', '.join(map(str, ENUMERATED_SIZES))})")
+    raise ConfigError(f"no Core ML variant {variant!r}; iPhones take fp16, fp32, int8, pruned50, resN, dynamic "
+                      f"(enumerated sizes {', '.join(map(str, ENUMERATED_SIZES))}) and original (your own "
+                      ".mlpackage / .mlmodel as it is, or your float .tflite converted)")
 
 
 def package_sha256(folder: Path) -> str:
@@ -65,6 +68,8 @@ def _coremltools_version() -> str:
 
 def build_coreml_variants(source: ModelSource, names: list[str], settings: BuildSettings) -> list[BuildOutcome]:
     """Build each Core ML variant; one failing does not stop the others."""
+    if source.kind is SourceKind.COREML:
+        return [_as_given(source, name, settings) for name in names]
     needed: dict[str, str] = {}
     outcomes: list[BuildOutcome] = []
     for name in names:
@@ -89,6 +94,60 @@ def build_coreml_variants(source: ModelSource, names: list[str], settings: Build
                                          duration_s=time.monotonic() - start, error=str(exc)))
     order = {name: i for i, name in enumerate(names)}
     return sorted(outcomes, key=lambda o: order.get(o.variant, len(order)))
+
+
+def _as_given(source: ModelSource, name: str, settings: BuildSettings) -> BuildOutcome:
+    """A user's own .mlpackage / .mlmodel: copied into the cache as it is, its inputs read from its spec."""
+    import shutil
+
+    start = time.monotonic()
+    assert source.path is not None
+    if name != "original":
+        return BuildOutcome(model=source.name, variant=name, path=None, manifest=None, cache_hit=False, duration_s=0.0,
+                            error=f"{source.path.name} is benchmarked as it is: use --variants original")
+    key = hashlib.sha256(f"original\0{source.sha256}".encode()).hexdigest()
+    folder = variant_folder(settings.cache_root, source.name, "coreml-original", key)
+    target = folder / f"model{source.path.suffix}"
+    if (folder / MANIFEST).is_file():
+        return BuildOutcome(model=source.name, variant=name, path=target, manifest=VariantManifest.load(
+            folder / MANIFEST), cache_hit=True, duration_s=time.monotonic() - start)
+    import coremltools as ct
+
+    try:
+        spec = ct.utils.load_spec(str(source.path))
+    except Exception as exc:  # coremltools raises many kinds for a file that is not a model
+        return BuildOutcome(model=source.name, variant=name, path=None, manifest=None, cache_hit=False,
+                            duration_s=time.monotonic() - start,
+                            error=f"{source.path} is not a Core ML model coremltools can read ({exc})")
+
+    def tensor(feature: Any) -> TensorInfo:
+        array = feature.type.multiArrayType
+        shape = tuple(int(d) for d in array.shape) or (-1,)
+        if array.HasField("enumeratedShapes") or array.HasField("shapeRange"):
+            shape = tuple(-1 if i in (1, 2) else d for i, d in enumerate(shape))
+        return TensorInfo(name=feature.name, shape=shape, dtype="float32")
+
+    with atomic_directory(folder) as tmp:
+        copied = tmp / target.name
+        if source.path.is_dir():
+            shutil.copytree(source.path, copied)
+        else:
+            shutil.copyfile(source.path, copied)
+        manifest = VariantManifest(
+            model=source.name, variant=name, file_name=target.name,
+            sha256=package_sha256(copied) if copied.is_dir() else source.sha256,
+            model_size_bytes=sum(p.stat().st_size for p in copied.rglob("*") if p.is_file()) if copied.is_dir()
+            else copied.stat().st_size,
+            inputs=tuple(tensor(f) for f in spec.description.input),
+            outputs=tuple(tensor(f) for f in spec.description.output),
+            preprocess=source.preprocess, source_sha256=source.sha256, cache_key=key,
+            tool_versions={"coremltools": _coremltools_version()}, build_duration_s=0.0,
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            details={"format": "coreml", "as_given": str(source.path)},
+        )
+        manifest.save(tmp / MANIFEST)
+    return BuildOutcome(model=source.name, variant=name, path=target, manifest=manifest, cache_hit=False,
+                        duration_s=time.monotonic() - start)
 
 
 def _build_one(source: ModelSource, name: str, tflite: BuildOutcome, settings: BuildSettings,

@@ -23,6 +23,7 @@ class SourceKind(enum.Enum):
     ZOO = "zoo"
     KERAS = "keras"  # .keras / .h5 file or a Keras SavedModel folder
     TFLITE = "tflite"
+    COREML = "coreml"  # a .mlpackage folder or .mlmodel file, benchmarked on iPhones as given
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,13 +83,15 @@ def resolve_source(model: str, preprocess_file: Path | None = None) -> ModelSour
     preprocess = load_preprocess_file(preprocess_file) if preprocess_file else None
     if path.suffix == ".tflite":
         return ModelSource(name=path.stem, kind=SourceKind.TFLITE, path=path, preprocess=preprocess or PreprocessSpec())
+    if path.suffix in (".mlpackage", ".mlmodel"):
+        return ModelSource(name=path.stem, kind=SourceKind.COREML, path=path, preprocess=preprocess or PreprocessSpec())
     if path.suffix in (".keras", ".h5") or (path / "saved_model.pb").is_file():
         if preprocess is None:
             raise ConfigError(f"{path}: say how its inputs are preprocessed with --preprocess SPEC.toml "
                               "(keys: input_size, crop_fraction, resize_filter, channel_order, mean, std, "
                               "normalization_in_graph, num_classes)")
         return ModelSource(name=path.stem, kind=SourceKind.KERAS, path=path, preprocess=preprocess)
-    raise ConfigError(f"{path}: not a .tflite, .keras, .h5 or SavedModel folder")
+    raise ConfigError(f"{path}: not a .tflite, .keras, .h5, SavedModel folder, .mlpackage or .mlmodel")
 
 
 def load_preprocess_file(path: Path) -> PreprocessSpec:
