@@ -136,12 +136,18 @@ def test_each_fault_is_one_line_that_names_the_fix(tmp_path: Path, package: Path
     assert says in message and "\n" not in message and UDID in message
 
 
-def test_a_crash_report_is_kept_where_the_error_says(tmp_path: Path, package: Path) -> None:
+def _ready_to_fail(tmp_path: Path, package: Path, fault: str) -> tuple[IOSDevice, ModelJob]:
+    """A device with the job's package pushed, whose next run meets `fault`."""
     port = FakePort(tmp_path / "container")
     device = _device(tmp_path, port)
     job = _job(package)
     device.prepare(job)
-    port.faults.add("crash")
+    port.faults.add(fault)
+    return device, job
+
+
+def test_a_crash_report_is_kept_where_the_error_says(tmp_path: Path, package: Path) -> None:
+    device, job = _ready_to_fail(tmp_path, package, "crash")
     with pytest.raises(DeviceError, match="report saved to") as caught:
         device.execute(job)
     saved = Path(str(caught.value).split("report saved to ")[1].split(";")[0].rstrip(")"))
@@ -162,11 +168,7 @@ def test_a_missing_package_is_refused_before_the_phone_is_touched(tmp_path: Path
 
 
 def test_a_failed_run_reports_the_runners_reason(tmp_path: Path, package: Path) -> None:
-    port = FakePort(tmp_path / "container")
-    device = _device(tmp_path, port)
-    job = _job(package)
-    device.prepare(job)
-    port.faults.add("runner_fails")
+    device, job = _ready_to_fail(tmp_path, package, "runner_fails")
     with pytest.raises(ToolFailedError, match=r"BenchRunner failed on .*: MLModel: compute units unavailable"):
         device.execute(job)
 
