@@ -70,7 +70,7 @@ def _iphones(by_serial: dict[str, Any], wanted: bool) -> list[dict[str, Any]]:
     try:
         phones = port.list_devices()
     except IOSPortError as exc:
-        note = str(port_error("-", exc)).replace("iPhone -: ", "")
+        note = str(port_error(None, exc)).removeprefix("iPhones: ")
         return [{"alias": None, "platform": "ios", "serial": None, "state": "not listed", "model": note}] \
             if wanted else []
     finally:

@@ -79,7 +79,7 @@ def _iphone(alias: str, entry: InventoryEntry | None, runner_ipa: Path | None) -
         try:
             phones = port.list_devices()
         except IOSPortError as exc:
-            raise port_error("?", exc) from exc
+            raise port_error(None, exc) from exc
         udid = _one_iphone([p.udid for p in phones])
     ipa = runner_ipa or (entry.runner_ipa if entry is not None else None)
     return IOSDevice(alias, udid, port, runner_ipa=ipa, crash_dir=data_dir() / "ios-crash-reports")

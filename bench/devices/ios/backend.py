@@ -42,11 +42,12 @@ NOT_READY = {IOSFault.NOT_CONNECTED, IOSFault.LOCKED, IOSFault.NOT_TRUSTED, IOSF
              IOSFault.DISK_IMAGE_NOT_MOUNTED, IOSFault.TUNNEL_MISSING, IOSFault.THERMAL}
 
 
-def port_error(udid: str, error: IOSPortError) -> DeviceError:
-    """One line: what happened on which iPhone, and the fix."""
+def port_error(udid: str | None, error: IOSPortError) -> DeviceError:
+    """One line: what happened on which iPhone (None: before any was found), and the fix."""
     detail = f" ({error.detail})" if error.detail else ""
     cls = DeviceNotReadyError if error.fault in NOT_READY else DeviceError
-    return cls(f"iPhone {udid}: {error.fault.value}{detail}; {FIXES[error.fault]}")
+    where = f"iPhone {udid}" if udid else "iPhones"
+    return cls(f"{where}: {error.fault.value}{detail}; {FIXES[error.fault]}")
 
 
 def _safe(name: str) -> str:

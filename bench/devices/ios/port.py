@@ -35,8 +35,8 @@ class IOSFault(enum.Enum):
 
 # What to do about each fault: the second half of every error message.
 FIXES = {
-    IOSFault.NOT_CONNECTED: "plug it in (or check USBMUXD_SOCKET_ADDRESS for a remote usbmuxd), then run: "
-                            "python -m bench devices",
+    IOSFault.NOT_CONNECTED: "plug it in and unlock it (on Linux usbmuxd must run: sudo apt install usbmuxd; for a "
+                            "remote usbmuxd set USBMUXD_SOCKET_ADDRESS=host:port), then run: python -m bench devices",
     IOSFault.LOCKED: "unlock the iPhone and keep it unlocked during the run (Settings > Display > Auto-Lock: Never)",
     IOSFault.NOT_TRUSTED: "tap Trust on the iPhone's 'Trust This Computer?' prompt, or pair it with: "
                           "pymobiledevice3 lockdown pair",
