@@ -163,9 +163,12 @@ class AccuracyResult:
     # None: bench fed the variant's own preprocessing and ranked every output itself. Otherwise the tool
     # that scored the images by itself (run_eval): its name, sha256, preprocessing, delegate flag, top-1..10
     scored_by: dict[str, Any] | None = None
+    # per image, in subset order: "1" where the first class was right: what a later night is compared on
+    correct_top1: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scored_by": self.scored_by, "top1": self.top1, "top5": self.top5, "images": self.images,
+        return {"correct_top1": self.correct_top1, "scored_by": self.scored_by, "top1": self.top1,
+                "top5": self.top5, "images": self.images,
                 "subset": dict(self.subset),
                 "failed_images": self.failed_images, "top1_agreement_with_fp32": self.top1_agreement_with_fp32,
                 "predictions_top5": [list(p) for p in self.predictions_top5], "duration_s": self.duration_s,
@@ -178,7 +181,7 @@ class AccuracyResult:
                    top1_agreement_with_fp32=data.get("top1_agreement_with_fp32"),
                    predictions_top5=tuple(tuple(p) for p in data.get("predictions_top5") or ()),
                    duration_s=data.get("duration_s"), host_reference=data.get("host_reference"),
-                   scored_by=data.get("scored_by"))
+                   scored_by=data.get("scored_by"), correct_top1=data.get("correct_top1", ""))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

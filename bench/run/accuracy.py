@@ -56,6 +56,7 @@ def score(top5: np.ndarray, data: Preprocessed, subset: Subset,
         top1=accuracy["top1"], top5=accuracy["top5"], images=len(data.names), subset=subset.to_dict(),
         failed_images=len(data.failed), top1_agreement_with_fp32=agreement,
         predictions_top5=tuple(tuple(int(c) for c in row) for row in top5),
+        correct_top1="".join("1" if row[0] == label else "0" for row, label in zip(top5, data.labels, strict=True)),
     )
 
 
