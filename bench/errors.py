@@ -23,6 +23,10 @@ class DeviceNotReadyError(DeviceError):
     """A device is reachable but not in a state to benchmark (hot, unauthorized, low battery)."""
 
 
+class DeviceHungError(DeviceError):
+    """A device, or the tool on it, stopped answering and was killed: a transport fault worth one more try."""
+
+
 class ToolFailedError(BenchError):
     """A benchmark or conversion tool exited with an error."""
 

@@ -140,7 +140,7 @@ def test_a_hung_phone_is_killed_by_our_watchdog(phones: tuple[SimLab, object, Pa
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
-    from bench.errors import ToolFailedError
+    from bench.errors import DeviceHungError
 
     lab = phones[0]
     phone = _phone(phones, 1)
@@ -149,7 +149,7 @@ def test_a_hung_phone_is_killed_by_our_watchdog(phones: tuple[SimLab, object, Pa
     phone.prepare(job)
     lab.phones[1].own_faults.hang_on_command = "benchmark_model --graph"
     try:
-        with pytest.raises(ToolFailedError, match="said nothing for 3 s and was killed"):
+        with pytest.raises(DeviceHungError, match="said nothing for 3 s and was killed"):
             phone.execute(job)
     finally:
         lab.phones[1].own_faults.hang_on_command = None

@@ -115,3 +115,36 @@ def test_killed_mid_run_then_resumed_loses_and_repeats_nothing(tiny_tflite: Path
     final = _jobs_in_store(store)
     assert sorted(final) == sorted(set(final)) and len(final) == 4
     assert set(measured) <= set(final)
+
+
+def test_a_dropped_link_is_tried_again_a_failing_tool_is_not_and_a_run_stops_after_repeated_failures(
+    tiny_tflite: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.errors import DeviceError, ToolFailedError
+    from bench.run import pipeline
+
+    real = pipeline._measure
+    calls: dict[str, int] = {}
+
+    def flaky(job, *args):  # type: ignore[no-untyped-def]
+        calls[job.job_id] = calls.get(job.job_id, 0) + 1
+        if job.accelerator == "xnnpack" and job.threads == 1 and calls[job.job_id] == 1:
+            raise DeviceError("lost phone X during the run (connection reset)")
+        if job.accelerator == "none":
+            raise ToolFailedError("benchmark_model failed: Segmentation fault")
+        return real(job, *args)
+
+    monkeypatch.setattr(pipeline, "_measure", flaky)
+    retried: list[tuple[str, int, str]] = []
+    config = _config([str(tiny_tflite)], accelerators=["xnnpack", "none"], threads=[1, 2])
+    hooks = pipeline.Hooks(retries=2, on_retry=lambda job, attempt, why: retried.append((job, attempt, why)),
+                           stop_after_failures=1)
+    with Store(tmp_path / "s.sqlite") as store:
+        outcome = execute_run(config, store, tmp_path / "cache", hooks=hooks)
+    by_id = {r.job_id: r for r in outcome.results}
+    assert by_id["local/tiny/original/xnnpack/t1"].status is JobStatus.OK  # the second try worked
+    assert retried == [("local/tiny/original/xnnpack/t1", 1, "lost phone X during the run (connection reset)")]
+    assert calls["local/tiny/original/none/t1"] == 1  # never retried
+    # jobs run xnnpack/t1, xnnpack/t2, none/t1, none/t2: the failure of none/t1 stops the run
+    assert outcome.stopped is not None and "1 jobs in a row failed" in outcome.stopped
+    assert outcome.not_run == ("local/tiny/original/none/t2",) and "local/tiny/original/none/t2" not in by_id

@@ -19,7 +19,7 @@ from pathlib import Path
 from bench import __version__
 from bench.config import Config, config_from_dict
 from bench.devices.base import Device, ModelJob, RunSettings
-from bench.errors import BenchError
+from bench.errors import BenchError, DeviceError
 from bench.models.build import BuildOutcome, BuildSettings, build_variants
 from bench.models.pruning import PruningSettings
 from bench.models.variants import parse_variant
@@ -40,11 +40,22 @@ References = dict[tuple[str, str, int], dict[str, int]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Hooks:
+    """What a lab night adds to a run: another try after a transport fault, a stop after repeated failures."""
+
+    retries: int = 0  # per job, for DeviceError (a dropped link, a hang), never for a tool that failed
+    on_retry: Callable[[str, int, str], None] | None = None  # (job id, attempt, reason)
+    stop_after_failures: int | None = None  # this many failed jobs in a row: the rest are not run
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunOutcome:
     run_id: str
     device: DeviceInfo
     results: list[JobResult]
     accuracy_measured: bool
+    stopped: str | None = None  # why the run stopped early (Hooks.stop_after_failures)
+    not_run: tuple[str, ...] = ()
 
     @property
     def failed(self) -> list[JobResult]:
@@ -163,9 +174,14 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
 
 def execute_run(
     config: Config, store: Store, cache_root: Path, *, device_alias: str = "local", resume: str | None = None,
-    on_job: Callable[[JobResult, int, int], None] | None = None,
+    on_job: Callable[[JobResult, int, int], None] | None = None, hooks: Hooks | None = None,
+    built: dict[tuple[str, str], BuildOutcome] | None = None,
 ) -> RunOutcome:
-    """Run (or resume) the plan on one device; every job's result is in the store when it returns."""
+    """Run (or resume) the plan on one device; every job's result is in the store when it returns.
+
+    `built` hands over variants built beforehand (a lab builds once for all its phones).
+    """
+    hooks = hooks or Hooks()
     if resume:
         record = store.run(resume)
         run_id, config = record.run_id, config_from_dict(record.config)
@@ -187,32 +203,48 @@ def execute_run(
     done = store.done_job_ids(run_id)
     todo = [job for job in jobs if job.job_id not in done]
     log.info("run %s on %s: %d jobs, %d to do", run_id, info.model, len(jobs), len(todo))
-    built = _build(config, todo, cache_root, info.platform) if todo else {}
+    if built is None or any((job.model, job.variant) not in built for job in todo):
+        built = _build(config, todo, cache_root, info.platform) if todo else {}
     images = (eval_images(config.dataset.imagenet, config.dataset.images, config.dataset.subset, cache_root)
               if config.dataset.imagenet else None)
     references = _stored_references(store.job_results(run_id), images) if images else {}
     settings = RunSettings(num_runs=config.run.num_runs, min_secs=config.run.min_secs, max_secs=config.run.max_secs,
                            watchdog_margin_s=config.run.watchdog_margin_s, op_profiling=config.run.op_profiling,
                            warmup_runs=config.run.warmup_runs, warmup_min_secs=config.run.warmup_min_secs)
+    stopped: str | None = None
+    not_run: tuple[str, ...] = ()
+    failed_in_a_row = 0
     with _fixed_performance(device, config.run.fixed_performance), \
             Bar(total=len(todo), desc=f"measure on {device_alias}", unit="jobs") as bar:
         for position, job in enumerate(todo, start=1):
             bar.describe(job.job_id + (" + accuracy" if images else ""))
-            try:
-                result = _measure(job, device, built[(job.model, job.variant)], settings, images, references,
-                                  _cooldown_gate(config, info))
-            except BenchError as exc:
-                log.error("%s failed: %s", job.job_id, exc)
-                result = JobResult(job_id=job.job_id, model=job.model, variant=job.variant, model_sha256="",
-                                   accelerator=job.accelerator, threads=job.threads, status=JobStatus.FAILED,
-                                   error=str(exc))
+            for attempt in range(hooks.retries + 1):
+                try:
+                    result = _measure(job, device, built[(job.model, job.variant)], settings, images, references,
+                                      _cooldown_gate(config, info))
+                    break
+                except BenchError as exc:
+                    log.error("%s failed: %s", job.job_id, exc)
+                    result = JobResult(job_id=job.job_id, model=job.model, variant=job.variant, model_sha256="",
+                                       accelerator=job.accelerator, threads=job.threads, status=JobStatus.FAILED,
+                                       error=str(exc))
+                    if not isinstance(exc, DeviceError) or attempt == hooks.retries:
+                        break  # a tool or a model that failed would fail again
+                    if hooks.on_retry:
+                        hooks.on_retry(job.job_id, attempt + 1, str(exc))
             store.save_job(run_id, result)
             bar.advance(1)
             if on_job:
                 on_job(result, position, len(todo))
+            failed_in_a_row = failed_in_a_row + 1 if result.status is JobStatus.FAILED else 0
+            if hooks.stop_after_failures and failed_in_a_row >= hooks.stop_after_failures:
+                stopped = f"{failed_in_a_row} jobs in a row failed, the last with: {result.error}"
+                not_run = tuple(j.job_id for j in todo[position:])
+                break
     order = {job.job_id: i for i, job in enumerate(jobs)}
     results = sorted(store.job_results(run_id), key=lambda r: order.get(r.job_id, len(order)))
-    return RunOutcome(run_id=run_id, device=info, results=results, accuracy_measured=images is not None)
+    return RunOutcome(run_id=run_id, device=info, results=results, accuracy_measured=images is not None,
+                      stopped=stopped, not_run=not_run)
 
 
 @contextlib.contextmanager

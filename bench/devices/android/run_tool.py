@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.devices.android import adb
-from bench.errors import DeviceError, ToolFailedError
+from bench.errors import DeviceError, DeviceHungError
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def run_tool(dev: Any, line: str, timeout_s: float, name: str = "benchmark_model
                 raise TimeoutError
     except (TimeoutError, adbutils.AdbTimeout) as exc:
         _kill(dev, run.pid)
-        raise ToolFailedError(f"{name} on {dev.serial} said nothing for {timeout_s:.0f} s and was killed; "
+        raise DeviceHungError(f"{name} on {dev.serial} said nothing for {timeout_s:.0f} s and was killed; "
                               "check the phone (it may have hung or locked), or raise --max-secs") from exc
     except (adbutils.AdbError, OSError, EOFError) as exc:  # EOFError: the link closed mid-message
         raise DeviceError(f"lost phone {dev.serial} during the run ({exc}); reconnect it, then resume with "
