@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import datasets, devices, models, parse, regress, run, sim, site, tools
+    from bench.cli import datasets, devices, lab, models, parse, regress, run, sim, site, tools
 
     parser = argparse.ArgumentParser(
         prog="bench",
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices.register(subparsers)
     tools.register(subparsers)
     regress.register(subparsers)
+    lab.register(subparsers)
     return parser
 
 

@@ -110,6 +110,20 @@ def _feed_files(interpreter: Any, layers: dict[str, tuple[list[int] | None, str 
             interpreter.set_tensor(detail["index"], data.reshape(detail["shape"]))
 
 
+def invoke_delay_s() -> float:
+    """A simulated phone's `invoke_delay_ms` fault (its faults file, found through SIM_ROOT), in seconds."""
+    import json
+
+    root = os.environ.get("SIM_ROOT")
+    if not root:
+        return 0.0
+    try:
+        faults = json.loads((Path(root) / ".sim" / "faults.json").read_text())
+    except (OSError, ValueError):
+        return 0.0
+    return float(faults.get("invoke_delay_ms") or 0.0) / 1000.0
+
+
 def run(args: argparse.Namespace) -> int:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
@@ -176,11 +190,18 @@ def run(args: argparse.Namespace) -> int:
     _feed_files(interpreter, layers)
     _say(f"Running benchmark for at least {args.warmup_runs} iterations and at least {args.warmup_min_secs:g} "
          f"seconds but terminate if exceeding {args.max_secs:g} seconds.")
-    warmup = loop_until(interpreter.invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
+    delay = invoke_delay_s()
+
+    def invoke() -> None:
+        interpreter.invoke()
+        if delay:
+            time.sleep(delay)
+
+    warmup = loop_until(invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
     _say(_count_line(warmup))
     _say(f"Running benchmark for at least {args.num_runs} iterations and at least {args.min_secs:g} seconds but "
          f"terminate if exceeding {args.max_secs:g} seconds.")
-    timed = loop_until(interpreter.invoke, args.num_runs, args.min_secs, args.max_secs)
+    timed = loop_until(invoke, args.num_runs, args.min_secs, args.max_secs)
     _say(_count_line(timed))
     if args.output_filepath:
         output = interpreter.get_output_details()[0]

@@ -175,24 +175,26 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
 def execute_run(
     config: Config, store: Store, cache_root: Path, *, device_alias: str = "local", resume: str | None = None,
     on_job: Callable[[JobResult, int, int], None] | None = None, hooks: Hooks | None = None,
-    built: dict[tuple[str, str], BuildOutcome] | None = None,
+    built: dict[tuple[str, str], BuildOutcome] | None = None, device: Device | None = None,
 ) -> RunOutcome:
     """Run (or resume) the plan on one device; every job's result is in the store when it returns.
 
-    `built` hands over variants built beforehand (a lab builds once for all its phones).
+    A lab hands over variants built beforehand (`built`, once for all its phones) and the phone it
+    already opened and checked (`device`).
     """
     hooks = hooks or Hooks()
     if resume:
         record = store.run(resume)
         run_id, config = record.run_id, config_from_dict(record.config)
-        device = open_device(record.plan[0]["device"] if record.plan else device_alias,
-                             benchmark_model=_tool(config), run_eval=_run_eval(config), runner_ipa=_ipa(config))
+        device = device or open_device(record.plan[0]["device"] if record.plan else device_alias,
+                                       benchmark_model=_tool(config), run_eval=_run_eval(config),
+                                       runner_ipa=_ipa(config))
         info = device.describe()
         device.snapshot()  # preflight: a phone that cannot run says so now, not after the builds
         jobs = [Job.from_dict(j) for j in record.plan]
     else:
-        device = open_device(device_alias, benchmark_model=_tool(config), run_eval=_run_eval(config),
-                             runner_ipa=_ipa(config))
+        device = device or open_device(device_alias, benchmark_model=_tool(config), run_eval=_run_eval(config),
+                                       runner_ipa=_ipa(config))
         info = device.describe()
         device.snapshot()  # preflight: a phone that cannot run says so now, not after the builds
         jobs = plan_jobs(config, device_alias, info.cores, reserve_core=info.platform is Platform.LOCAL,

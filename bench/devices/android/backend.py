@@ -95,6 +95,12 @@ class AndroidDevice:
         _, text = adb.shell(self.device, STATE_COMMAND)
         return replace(parse_state(text), fixed_performance=self.fixed_performance)
 
+    def health_facts(self) -> dict[str, Any]:
+        """Free bytes where bench writes and any benchmark tool already running (`pidof`): a lab's pre-flight."""
+        free = adb.free_bytes(self.device, "/data/local/tmp")
+        _, pids = adb.shell(self.device, "pidof benchmark_model benchmark_model_plus_flex run_eval 2>/dev/null")
+        return {"free_bytes": free, "other_benchmark": f"pid {pids.strip()}" if pids.strip() else None}
+
     def set_fixed_performance(self, on: bool) -> bool:
         """Android's fixed performance mode (API 28+): steady clocks, for stable numbers. True if it took."""
         code, text = adb.shell(self.device, f"cmd power set-fixed-performance-mode-enabled {str(on).lower()}")

@@ -42,6 +42,9 @@ class SimFaults:
     disk_free_bytes: int | None = None  # SEND fails past this many bytes ("No space left on device")
     max_payload: int | None = None  # a slow link: advertise a small maximum message size
     crash_on_command: str | None = None  # the command dies like a segfaulting tool (exit 139)
+    # the phone's benchmark_model waits this long in every inference: a slower phone (or a slower build),
+    # and a tool whose time is mostly waiting from the host's point of view, as a real phone's is
+    invoke_delay_ms: float | None = None
 
 
 FAULTS_FILE = ".sim/faults.json"  # faults set from outside the daemon's process (tests, `bench sim`)

@@ -1,0 +1,51 @@
+"""Pre-flight health of a phone before a lab night: a phone that fails is set aside with its reasons.
+
+Checked: it answers (online, authorised: `snapshot()` raises otherwise), battery above a floor
+(unless charging), hottest temperature below a ceiling, free storage where bench writes, and no
+other benchmark process running (a second `benchmark_model` would share the CPU with ours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.devices.base import Device
+from bench.errors import BenchError
+from bench.run.cooldown import hottest_c
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HealthLimits:
+    battery_min_percent: float = 20.0
+    temperature_max_c: float = 45.0
+    free_storage_min_mb: float = 200.0
+
+
+def health_problems(device: Device, limits: HealthLimits) -> list[str]:
+    """Why the phone should not run tonight; empty when it may."""
+    try:
+        state = device.snapshot()
+    except BenchError as exc:
+        return [str(exc)]
+    problems = []
+    if state.battery_percent is not None and state.battery_percent < limits.battery_min_percent \
+            and not state.charging:
+        problems.append(f"battery at {state.battery_percent:.0f}% (floor {limits.battery_min_percent:.0f}%) and not "
+                        "charging: plug it in")
+    hottest = hottest_c(state)
+    if hottest is not None and hottest > limits.temperature_max_c:
+        problems.append(f"{hottest:.1f} °C (ceiling {limits.temperature_max_c:.0f} °C): let it cool")
+    facts: dict[str, Any] = {}
+    probe = getattr(device, "health_facts", None)
+    if probe is not None:
+        try:
+            facts = probe()
+        except BenchError as exc:
+            problems.append(str(exc))
+    free = facts.get("free_bytes")
+    if free is not None and free < limits.free_storage_min_mb * 1e6:
+        problems.append(f"{free / 1e6:.0f} MB free (floor {limits.free_storage_min_mb:.0f} MB): free space on it")
+    if facts.get("other_benchmark"):
+        problems.append(f"another benchmark is running on it ({facts['other_benchmark']}): stop it first")
+    return problems

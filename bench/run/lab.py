@@ -1,0 +1,232 @@
+"""A lab night: the matrix over every phone at once, one job at a time per phone, then the verdicts.
+
+    [lab]                              # in the lab config, beside [run] / [dataset] / [build]
+    devices = ["pixel", "galaxy"]      # default: every phone of the inventory
+    retries = 1                        # per job, for transport faults (a dropped link, a hang)
+    quarantine_after = 3               # failed jobs in a row that set a phone aside for the night
+    battery_min_percent = 20
+    temperature_max_c = 45
+    free_storage_min_mb = 200
+    window = 7                         # earlier nights a series is compared with
+
+    [[lab.matrix]]                     # per device tags: what differs from [run]
+    tags = ["flagship"]
+    accelerators = ["xnnpack", "gpu"]
+
+Each phone runs in a thread of its own under its lease (bench.run.lease), after a health check
+(bench.run.health); a phone that fails it, or fails `quarantine_after` jobs in a row, is quarantined
+with its reason and its jobs are reported as not run, not as failures. Variants are built once for
+the night before any phone starts. The night's state (`<data>/lab/<night>.json`) names each
+phone's run, so `--resume NIGHT` finishes only what is missing. After the night each phone's run is
+judged against its history (bench.run.history).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.config import Config, config_from_dict, validate
+from bench.devices.inventory import InventoryEntry, load_inventory
+from bench.errors import BenchError, ConfigError
+from bench.fileio import write_text_atomic
+from bench.paths import data_dir
+from bench.plan import plan_jobs
+from bench.results.records import JobStatus, Platform
+from bench.results.store import Store
+from bench.run.devices import inventory_folders, open_device
+from bench.run.health import HealthLimits, health_problems
+from bench.run.history import SeriesVerdicts, judge_run
+from bench.run.lease import phone_lease
+from bench.run.pipeline import Hooks, _ipa, _run_eval, _tool, execute_run
+
+log = logging.getLogger(__name__)
+
+_LAB_KEYS = {"devices", "retries", "quarantine_after", "battery_min_percent", "temperature_max_c",
+             "free_storage_min_mb", "window", "matrix"}
+_MATRIX_KEYS = {"tags", "variants", "accelerators", "threads", "models"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabSettings:
+    devices: tuple[str, ...] = ()  # empty: every phone of the inventory
+    retries: int = 1
+    quarantine_after: int = 3
+    health: HealthLimits = field(default_factory=HealthLimits)
+    window: int = 7
+    matrix: tuple[dict[str, Any], ...] = ()
+
+
+def load_lab(path: Path) -> tuple[Config, LabSettings, dict[str, InventoryEntry]]:
+    """The lab config: run settings, lab settings, and the phones (the inventory plus the file's own [[device]])."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"lab config {path} does not exist; see the README's lab section for an example") from exc
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    lab = dict(data.get("lab", {}))
+    unknown = sorted(set(lab) - _LAB_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown} in [lab]; known: {sorted(_LAB_KEYS)}")
+    matrix = tuple(dict(m) for m in lab.pop("matrix", []))
+    for entry in matrix:
+        bad = sorted(set(entry) - _MATRIX_KEYS)
+        if bad or not entry.get("tags"):
+            raise ConfigError(f"{path}: each [[lab.matrix]] needs tags and may set {sorted(_MATRIX_KEYS - {'tags'})}"
+                              + (f"; unknown {bad}" if bad else ""))
+    limits = HealthLimits(**{k: float(lab.pop(k)) for k in [f.name for f in fields(HealthLimits)] if k in lab})
+    settings = LabSettings(devices=tuple(lab.get("devices", ())), retries=int(lab.get("retries", 1)),
+                           quarantine_after=int(lab.get("quarantine_after", 3)), health=limits,
+                           window=int(lab.get("window", 7)), matrix=matrix)
+    config = validate(config_from_dict({k: data.get(k, {}) for k in ("run", "dataset", "build")}))
+    inventory = load_inventory([*inventory_folders(), path.parent])
+    return config, settings, inventory
+
+
+def config_for(config: Config, settings: LabSettings, entry: InventoryEntry | None) -> Config:
+    """The run settings of one phone: [run], then the [[lab.matrix]] entries whose tags it carries."""
+    overrides: dict[str, Any] = {}
+    for override in settings.matrix:
+        if entry is not None and set(override["tags"]) & set(entry.tags):
+            overrides |= {k: tuple(v) for k, v in override.items() if k != "tags"}
+    return replace(config, run=replace(config.run, **overrides)) if overrides else config
+
+
+@dataclass(slots=True)
+class PhoneNight:
+    alias: str
+    status: str = "waiting"  # waiting | running | done | quarantined
+    reasons: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    ok: int = 0
+    failed: int = 0
+    not_run: int = 0
+    retries: list[dict[str, Any]] = field(default_factory=list)
+    wall_s: float = 0.0
+    verdicts: list[SeriesVerdicts] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"alias": self.alias, "status": self.status, "reasons": self.reasons, "run_id": self.run_id,
+                "ok": self.ok, "failed": self.failed, "not_run": self.not_run, "retries": self.retries,
+                "wall_s": round(self.wall_s, 2), "regressions": sum(len(v.regressions) for v in self.verdicts),
+                "series": [v.to_dict() for v in self.verdicts]}
+
+
+@dataclass(slots=True)
+class Night:
+    night_id: str
+    phones: dict[str, PhoneNight]
+    started_at: str = ""
+    wall_s: float = 0.0
+
+    @property
+    def regressions(self) -> list[tuple[str, SeriesVerdicts]]:
+        return [(p.alias, v) for p in self.phones.values() for v in p.verdicts if v.regressions]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"night_id": self.night_id, "started_at": self.started_at, "wall_s": round(self.wall_s, 2),
+                "phones": {a: p.to_dict() for a, p in self.phones.items()}}
+
+
+def night_file(night_id: str) -> Path:
+    return data_dir() / "lab" / f"{night_id}.json"
+
+
+def _save(night: Night, lock: threading.Lock) -> None:
+    with lock:
+        write_text_atomic(night_file(night.night_id), json.dumps(night.to_dict(), indent=2) + "\n")
+
+
+def run_night(config: Config, settings: LabSettings, inventory: dict[str, InventoryEntry], store_path: Path,
+              cache_root: Path, *, resume: str | None = None) -> Night:
+    """Run the lab's matrix on every phone in parallel; return the night with each phone's outcome and verdicts."""
+    aliases = list(settings.devices) or sorted(a for a, e in inventory.items() if e.platform in ("android", "ios"))
+    if not aliases:
+        raise ConfigError("the lab has no phones: list them in [lab] devices or in devices/*.toml")
+    previous: dict[str, Any] = {}
+    if resume:
+        try:
+            previous = json.loads(night_file(resume).read_text())["phones"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"no lab night {resume!r} to resume in {night_file(resume).parent}") from exc
+    night = Night(night_id=resume or f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-lab-{secrets.token_hex(2)}",
+                  phones={a: PhoneNight(alias=a, run_id=previous.get(a, {}).get("run_id")) for a in aliases},
+                  started_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    lock = threading.Lock()
+    built = _build_once(config, settings, inventory, aliases, cache_root)
+    started = time.monotonic()
+    _save(night, lock)
+    with ThreadPoolExecutor(max_workers=len(aliases), thread_name_prefix="lab") as pool:
+        for phone in night.phones.values():
+            pool.submit(_phone_night, phone, config_for(config, settings, inventory.get(phone.alias)), settings,
+                        inventory.get(phone.alias), store_path, cache_root, built, night, lock)
+    night.wall_s = time.monotonic() - started
+    _save(night, lock)
+    return night
+
+
+def _build_once(config: Config, settings: LabSettings, inventory: dict[str, InventoryEntry], aliases: list[str],
+                cache_root: Path) -> dict[Any, Any]:
+    """Every variant any phone of the night needs, built before the phones start (one build, not one per phone)."""
+    from bench.run.pipeline import _build
+
+    built: dict[Any, Any] = {}
+    for platform in sorted({Platform.IOS if (e := inventory.get(a)) and e.platform == "ios" else Platform.ANDROID
+                            for a in aliases}, key=lambda p: p.value):
+        configs = [config_for(config, settings, inventory.get(a)) for a in aliases]
+        jobs = [job for c in configs for job in plan_jobs(c, "lab", 1, platform=platform)]
+        built[platform] = _build(config, jobs, cache_root, platform)
+    return built
+
+
+def _phone_night(phone: PhoneNight, config: Config, settings: LabSettings, entry: InventoryEntry | None,
+                 store_path: Path, cache_root: Path, built: dict[Any, Any], night: Night,
+                 lock: threading.Lock) -> None:
+    started = time.monotonic()
+    try:
+        device = open_device(phone.alias, inventory={phone.alias: entry} if entry else None,
+                             benchmark_model=_tool(config), run_eval=_run_eval(config), runner_ipa=_ipa(config))
+        serial = getattr(device, "serial", None) or getattr(device, "udid", phone.alias)
+        with phone_lease(str(serial)):
+            problems = health_problems(device, settings.health)
+            if problems:
+                phone.status, phone.reasons = "quarantined", problems
+                return
+            phone.status = "running"
+            _save(night, lock)
+
+            def retried(job_id: str, attempt: int, reason: str) -> None:
+                phone.retries.append({"job_id": job_id, "attempt": attempt, "reason": reason})
+
+            hooks = Hooks(retries=settings.retries, on_retry=retried, stop_after_failures=settings.quarantine_after)
+            platform = Platform.IOS if entry is not None and entry.platform == "ios" else Platform.ANDROID
+            with Store(store_path) as store:
+                outcome = execute_run(config, store, cache_root, device_alias=phone.alias, resume=phone.run_id,
+                                      hooks=hooks, built=built.get(platform), device=device)
+                phone.run_id = outcome.run_id
+                phone.ok = sum(r.status is JobStatus.OK for r in outcome.results)
+                phone.failed = sum(r.status is JobStatus.FAILED for r in outcome.results)
+                phone.not_run = len(outcome.not_run)
+                if outcome.stopped:
+                    phone.status, phone.reasons = "quarantined", [outcome.stopped]
+                else:
+                    phone.status = "done"
+                phone.verdicts = judge_run(store, outcome.run_id, window=settings.window)
+    except BenchError as exc:
+        phone.status, phone.reasons = "quarantined", [*phone.reasons, str(exc)]
+    except Exception as exc:  # a bug in one phone's thread must not lose the others' night
+        log.exception("%s: unexpected error", phone.alias)
+        phone.status, phone.reasons = "quarantined", [*phone.reasons, f"internal error: {exc!r}"]
+    finally:
+        phone.wall_s = time.monotonic() - started
+        _save(night, lock)
