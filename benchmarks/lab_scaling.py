@@ -1,0 +1,101 @@
+"""Wall time of a lab night for 1, 2, 4 and 8 simulated phones, and the lab's overhead per job.
+
+    python benchmarks/lab_scaling.py [--phones 1,2,4,8] [--jobs 4] [--delay-ms 40]
+
+Each simulated phone's benchmark_model waits `--delay-ms` in every inference (the `invoke_delay_ms`
+fault), so a job's time is mostly waiting, as a real phone's is from the host's point of view, and
+this machine's cores are not what is measured. Every phone runs `--jobs` jobs (a tiny model at
+several thread counts) with a fixed number of runs. Per night: wall time, the sum of the tools' own
+times (init + warm-up + timed runs as benchmark_model reports them), and the overhead per job
+(phone wall time minus tool time, over jobs). Ideal scaling keeps the wall time flat as phones grow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.devices.android.sim.lab import adb_binary, free_port
+from bench.devices.android.sim.profiles import set_faults
+
+
+def _tiny_model(folder: Path) -> Path:
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 16, 16, 3], tf.float32)])
+    def model(x: tf.Tensor) -> tf.Tensor:
+        return tf.reduce_mean(x, axis=[1, 2])
+
+    path = folder / "tiny.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model).convert())
+    return path
+
+
+def _tool_ms(store: Path, run_id: str) -> float:
+    from bench.results.store import Store
+
+    total = 0.0
+    with Store(store) as s:
+        for result in s.job_results(run_id):
+            raw = result.raw
+            if raw is None or not raw.summary_ms:
+                continue
+            summary = raw.summary_ms
+            total += (raw.init_ms or 0.0) + summary.get("warmup_avg", 0.0) * summary.get("warmup_count", 0) \
+                + summary["avg"] * summary["count"]
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--phones", default="1,2,4,8")
+    parser.add_argument("--jobs", type=int, default=4, help="jobs per phone (thread counts 1..N)")
+    parser.add_argument("--delay-ms", type=float, default=40.0)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    counts = [int(c) for c in args.phones.split(",")]
+    with tempfile.TemporaryDirectory(prefix="bench-lab-scaling-") as folder:
+        root = Path(folder)
+        model = _tiny_model(root)
+        port = free_port()
+        env = {**os.environ, "ANDROID_ADB_SERVER_PORT": str(port), "BENCH_DATA": str(root / "data"),
+               "BENCH_CACHE": str(root / "cache")}
+        bench = [sys.executable, "-m", "bench"]
+        subprocess.run([*bench, "sim", "start", "--count", str(max(counts))], env=env, cwd=root, check=True,
+                       capture_output=True)
+        try:
+            for number in range(1, max(counts) + 1):
+                set_faults(root / "data" / "sim" / "phones" / f"phone{number}", invoke_delay_ms=args.delay_ms)
+            threads = ", ".join(str(t) for t in range(1, args.jobs + 1))
+            print(f"{args.jobs} jobs per phone, {args.runs} timed runs each, {args.delay_ms:g} ms waited per "
+                  "inference")
+            for count in counts:
+                devices = ", ".join(f'"sim{n}"' for n in range(1, count + 1))
+                (root / "lab.toml").write_text(
+                    f'[run]\nmodels = ["{model}"]\nvariants = ["original"]\nthreads = [{threads}]\n'
+                    f"num_runs = {args.runs}\nmin_secs = 0.0\nwarmup_min_secs = 0.0\ncooldown_below_c = 90.0\n\n"
+                    f"[lab]\ndevices = [{devices}]\n")
+                started = time.monotonic()
+                done = subprocess.run([*bench, "lab", "run", "--config", str(root / "lab.toml"), "--json"],
+                                      env=env, cwd=root, capture_output=True, text=True)
+                wall = time.monotonic() - started
+                night = json.loads(done.stdout)
+                phones = night["phones"].values()
+                jobs = sum(p["ok"] for p in phones)
+                tool_s = sum(_tool_ms(root / "data" / "results.sqlite", p["run_id"]) for p in phones) / 1000
+                phone_wall = sum(p["wall_s"] for p in phones)
+                print(f"{count} phone(s): night {wall:.1f} s (process), {night['wall_s']:.1f} s (lab), {jobs} jobs ok; "
+                      f"tools' own time {tool_s:.1f} s; lab overhead {(phone_wall - tool_s) / max(jobs, 1):.2f} s/job")
+        finally:
+            subprocess.run([*bench, "sim", "stop"], env=env, cwd=root, capture_output=True)
+            subprocess.run([adb_binary(), "-P", str(port), "kill-server"], capture_output=True, timeout=60)
+
+
+if __name__ == "__main__":
+    main()
