@@ -93,3 +93,21 @@ def test_the_first_run_of_a_device_is_a_new_series(tmp_path: Path, capsys: pytes
         run_id = _night(store, 1, _result(10.0, 1))
     assert main(["regress", run_id, "--store", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["series"][0]["status"] == "new series"
+
+
+def test_the_device_page_shows_the_series_over_time_and_its_regression(store_path: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from bench.reports import site
+
+    with Store(store_path) as store:
+        _night(store, 5, _result(12.0, 60), device=replace(PHONE, build="B"))
+        data = [site.RunData(record=r, results=store.job_results(r.run_id)) for r in store.runs(limit=None)]
+    site.write_site(data, tmp_path / "site")
+    page = next((tmp_path / "site" / "devices").glob("*.html")).read_text()
+    assert "Latency over time" in page and 'id="regressions"' in page
+    regressions = page.split('id="regressions"')[1].split("</table>")[0]
+    assert ["pixel", "lite0/int8/xnnpack/t4"][1] in regressions and "Mann-Whitney" in regressions
+    assert regressions.count("<tr>") == 2  # the header and the one regressed run
+    svg = next((tmp_path / "site" / "devices").glob("*-trends.svg")).read_text()
+    assert "OS Android 14 A -&gt; Android 14 B" in svg or "OS Android 14 A -> Android 14 B" in svg

@@ -182,3 +182,34 @@ def latency_histogram(result: JobResult) -> str | None:
     axes.set_ylabel("runs")
     axes.legend()
     return _svg(figure)
+
+
+MAX_TREND_SERIES = 12
+
+
+def trends(series: Sequence[Any]) -> str | None:
+    """Each series' central latency run after run; regressions as red rings, OS changes as dashed lines."""
+    shown = [s for s in series if len(s.points) >= 2][:MAX_TREND_SERIES]
+    if not shown:
+        return None
+    figure = _figure(7.5, 3.6)
+    axes = figure.add_subplot()
+    runs = sorted({(p.position, p.created_at) for s in shown for p in s.points})
+    for s in shown:
+        axes.plot([p.position for p in s.points], [p.center_ms for p in s.points], marker="o", markersize=3,
+                  linewidth=1, label=s.label)
+    top = axes.get_ylim()[1]
+    for s in shown:
+        for p in s.points:
+            if p.regression:
+                axes.plot([p.position], [p.center_ms], marker="o", markersize=10, markerfacecolor="none",
+                          markeredgecolor="red", linestyle="none")
+            if p.change:
+                axes.axvline(p.position - 0.5, color="grey", linestyle="--", linewidth=0.8)
+                axes.annotate(p.change, (p.position - 0.5, top), fontsize=7, rotation=90, va="top", ha="right",
+                              color="grey")
+    axes.set_xticks([position for position, _ in runs], [created[:16].replace("T", " ") for _, created in runs],
+                    rotation=45, ha="right", fontsize=7)
+    axes.set_ylabel("latency (ms)")
+    axes.legend(fontsize=7, loc="upper left", frameon=False)
+    return _svg(figure)

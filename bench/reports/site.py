@@ -27,6 +27,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bench import __version__
 from bench.errors import ConfigError
 from bench.reports import plots
+from bench.reports.trends import device_series
 from bench.reports.table import COLUMNS, PEAK_MEMORY_NOTE, Row, cells, comparison_rows, footnotes
 from bench.results.records import DeviceInfo, DeviceState, JobResult, JobStatus
 from bench.results.store import RunRecord
@@ -292,7 +293,13 @@ def _render(writer: _Writer, runs: list[RunData]) -> None:
     writer.page("index.html", "index.html", title="Runs", runs=summaries)
     for key, (device, device_runs) in devices.items():
         listed = [s | {"href": "../" + s["href"]} for s in device_runs]
-        writer.page(f"devices/{key}.html", "device.html", title=device.model, device=device, runs=listed)
+        history = [(d.record, d.results) for d in reversed(ordered) if device_key(d.record.device) == key]
+        series = device_series(history)
+        trend = writer.plot(f"devices/{key}-trends.svg", plots.trends(series))
+        regressions = [{"series": s.label, "run_id": p.run_id, "created_at": p.created_at, "evidence": p.regression}
+                       for s in series for p in s.points if p.regression]
+        writer.page(f"devices/{key}.html", "device.html", title=device.model, device=device, runs=listed,
+                    trend=f"{key}-trends.svg" if trend else None, regressions=regressions)
 
 
 def _check_target(out: Path) -> None:

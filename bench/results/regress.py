@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.results.records import DeviceInfo, JobResult
+
 ALPHA = 0.01
 FLOOR = 0.05
 NOISE_FACTOR = 3.0
@@ -85,6 +87,24 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "status": self.status, "change": self.change, "p_value": self.p_value,
                 "threshold": self.threshold, "test": self.test, "evidence": self.evidence}
+
+
+def series_key(device: DeviceInfo, result: JobResult) -> SeriesKey:
+    raw = result.raw
+    assert raw is not None
+    return SeriesKey(device=device.id, model_sha256=result.model_sha256, tool=f"{raw.engine} {raw.engine_version}",
+                     variant=result.variant, accelerator=result.accelerator, threads=result.threads,
+                     input_shape=tuple(raw.input_shape))
+
+
+def night_latency(run_id: str, result: JobResult) -> NightLatency:
+    raw = result.raw
+    assert raw is not None
+    if raw.latencies_ms:
+        return NightLatency(run_id=run_id, latencies_ms=tuple(raw.latencies_ms))
+    summary = raw.summary_ms or {}
+    return NightLatency(run_id=run_id, count=int(summary.get("count", 0)), mean_ms=summary.get("avg"),
+                        std_ms=summary.get("std"))
 
 
 def noise_threshold(baseline: Sequence[NightLatency]) -> float:

@@ -11,29 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.results.records import DeviceInfo, JobResult, JobStatus
-from bench.results.regress import NightLatency, SeriesKey, Verdict, accuracy_verdict, latency_verdict, memory_verdict
+from bench.results.records import JobResult, JobStatus
+from bench.results.regress import (
+    SeriesKey,
+    Verdict,
+    accuracy_verdict,
+    latency_verdict,
+    memory_verdict,
+    night_latency,
+    series_key,
+)
 from bench.results.store import RunRecord, Store
 
 DEFAULT_WINDOW = 7
-
-
-def series_key(device: DeviceInfo, result: JobResult) -> SeriesKey:
-    raw = result.raw
-    assert raw is not None
-    return SeriesKey(device=device.id, model_sha256=result.model_sha256, tool=f"{raw.engine} {raw.engine_version}",
-                     variant=result.variant, accelerator=result.accelerator, threads=result.threads,
-                     input_shape=tuple(raw.input_shape))
-
-
-def night_latency(run_id: str, result: JobResult) -> NightLatency:
-    raw = result.raw
-    assert raw is not None
-    if raw.latencies_ms:
-        return NightLatency(run_id=run_id, latencies_ms=tuple(raw.latencies_ms))
-    summary = raw.summary_ms or {}
-    return NightLatency(run_id=run_id, count=int(summary.get("count", 0)), mean_ms=summary.get("avg"),
-                        std_ms=summary.get("std"))
 
 
 def _peak_mb(result: JobResult) -> float | None:
