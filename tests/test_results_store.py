@@ -77,3 +77,25 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StoreError, match="upgrade bench"):
         Store(path)
+
+
+def test_a_new_store_opened_by_many_threads_at_once_is_migrated_once(tmp_path: Path) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            with Store(tmp_path / "shared.sqlite") as store:
+                store.runs()
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

@@ -104,16 +104,20 @@ class Store:
             raise self._error(exc) from exc
 
     def _migrate(self) -> None:
-        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"result store {self.path} has schema {version}, newer than this bench "
-                             f"({SCHEMA_VERSION}); upgrade bench")
-        for number in range(version, SCHEMA_VERSION):
+        """Apply the missing migrations, one transaction each. The version is read inside the write lock:
+        two processes (or a lab's threads) opening a new store at once migrate it once."""
+        while True:
             with self._transaction() as db:
-                for statement in MIGRATIONS[number].split(";"):
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                if version > SCHEMA_VERSION:
+                    raise StoreError(f"result store {self.path} has schema {version}, newer than this bench "
+                                     f"({SCHEMA_VERSION}); upgrade bench")
+                if version == SCHEMA_VERSION:
+                    return
+                for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
+                db.execute(f"PRAGMA user_version = {version + 1}")
 
     def close(self) -> None:
         self._db.close()
