@@ -17,32 +17,18 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.devices.android.sim.lab import adb_binary, free_port
+from bench.devices.android.sim.lab import adb_binary
 from bench.devices.android.sim.profiles import set_faults, set_free_bytes, set_temperature
+from tests.simfixtures import simulated_phones
 
 
 @pytest.fixture(scope="module")
 def phone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One simulated phone for the module, with a bench.toml that keeps watchdogs short."""
     root = tmp_path_factory.mktemp("faults")
-    port = free_port()
-    saved = {k: os.environ.get(k) for k in ("ANDROID_ADB_SERVER_PORT", "BENCH_DATA", "BENCH_CACHE")}
-    os.environ.update(ANDROID_ADB_SERVER_PORT=str(port), BENCH_DATA=str(root / "data"), BENCH_CACHE=str(root / "c"))
-    cwd = Path.cwd()
-    os.chdir(root)
     (root / "bench.toml").write_text("[run]\nwatchdog_margin_s = 3.0\ncooldown_below_c = 90.0\n")
-    try:
-        assert main(["sim", "start", "--count", "1"]) == 0
-        yield root / "data" / "sim" / "phones" / "phone1"
-    finally:
-        main(["sim", "stop"])
-        subprocess.run([adb_binary(), "-P", str(port), "kill-server"], capture_output=True, timeout=60)
-        os.chdir(cwd)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with simulated_phones(root, 1) as phones:
+        yield phones / "phone1"
 
 
 @contextlib.contextmanager
