@@ -1,0 +1,65 @@
+"""A device's history as series over runs, with regressions and what changed, for its page on the site.
+
+Pure: stored runs in, series out. A series is bench.results.regress.SeriesKey; its points are the
+runs' central latencies (median of the runs, or the tool's mean); a point is a regression when the
+same verdict `bench regress` gives marks it against the series' earlier points. Where the model
+file or the tool changes, the job starts a new series; where the device's OS build changes inside a
+series, the point carries that change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bench.results.records import JobResult, JobStatus
+from bench.results.regress import latency_verdict, night_latency, series_key
+from bench.results.store import RunRecord
+
+DEFAULT_WINDOW = 7
+
+
+@dataclass(slots=True)
+class Point:
+    position: int  # the run's place in the device's history, oldest first
+    run_id: str
+    created_at: str
+    center_ms: float
+    regression: str | None = None  # the verdict's evidence, when this run regressed
+    change: str | None = None  # what changed on the device since the previous point (OS build)
+
+
+@dataclass(slots=True)
+class Series:
+    label: str
+    points: list[Point] = field(default_factory=list)
+
+
+def device_series(runs: Sequence[tuple[RunRecord, Sequence[JobResult]]],
+                  window: int = DEFAULT_WINDOW) -> list[Series]:
+    """The series of one device's runs (given oldest first)."""
+    found: dict[object, Series] = {}
+    history: dict[object, list] = {}  # type: ignore[type-arg]
+    previous_build: dict[object, str] = {}
+    for position, (record, results) in enumerate(runs):
+        for result in results:
+            if result.status is not JobStatus.OK or result.raw is None:
+                continue
+            key = series_key(record.device, result)
+            night = night_latency(record.run_id, result)
+            if night.center_ms is None:
+                continue
+            series = found.setdefault(key, Series(label=f"{result.job_id.split('/', 1)[-1]} "
+                                                        f"(model {key.model_sha256[:8]})"))
+            earlier = history.setdefault(key, [])
+            verdict = latency_verdict(night, earlier[-window:]) if earlier else None
+            build = f"{record.device.os} {record.device.build}"
+            change = None
+            if key in previous_build and previous_build[key] != build:
+                change = f"OS {previous_build[key]} -> {build}"
+            previous_build[key] = build
+            series.points.append(Point(position=position, run_id=record.run_id, created_at=record.created_at, center_ms=night.center_ms,
+                                       regression=verdict.evidence if verdict and verdict.regression else None,
+                                       change=change))
+            earlier.append(night)
+    return [s for s in found.values() if s.points]
