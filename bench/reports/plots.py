@@ -61,7 +61,8 @@ def latency_distribution(results: Sequence[JobResult]) -> str | None:
     beyond = sum(v > limit for d in data for v in d)
     if beyond:
         axes.set_xlim(right=limit)
-        label += f"\n{beyond} run{'s' if beyond != 1 else ''} above {limit:.1f} ms not drawn (each job's page has them all)"
+        runs = f"{beyond} run{'s' if beyond != 1 else ''}"
+        label += f"\n{runs} above {limit:.1f} ms not drawn (each job's page has them all)"
     axes.set_xlabel(label)
     axes.grid(axis="x", alpha=0.3)
     return _svg(figure)

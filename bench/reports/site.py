@@ -27,8 +27,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bench import __version__
 from bench.errors import ConfigError
 from bench.reports import plots
-from bench.reports.trends import device_series
 from bench.reports.table import COLUMNS, PEAK_MEMORY_NOTE, Row, cells, comparison_rows, footnotes
+from bench.reports.trends import device_series
 from bench.results.records import DeviceInfo, DeviceState, JobResult, JobStatus
 from bench.results.store import RunRecord
 
@@ -213,7 +213,8 @@ def _scored_by(scored_by: dict[str, Any] | None) -> tuple[str, str, str, str]:
         return ("scored by", "bench", "", "the variant's own preprocessing; every image's output ranked by bench")
     if scored_by.get("run_eval_not_used"):
         return ("scored by", str(scored_by["tool"]), "", f"not run_eval: {scored_by['run_eval_not_used']}")
-    return ("scored by", str(scored_by["tool"]), "", f"the tool's own top-k; preprocessing: {scored_by['preprocessing']}")
+    return ("scored by", str(scored_by["tool"]), "",
+            f"the tool's own top-k; preprocessing: {scored_by['preprocessing']}")
 
 
 def _slowest_ops(job: JobResult) -> list[dict[str, object]]:

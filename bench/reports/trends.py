@@ -58,7 +58,8 @@ def device_series(runs: Sequence[tuple[RunRecord, Sequence[JobResult]]],
             if key in previous_build and previous_build[key] != build:
                 change = f"OS {previous_build[key]} -> {build}"
             previous_build[key] = build
-            series.points.append(Point(position=position, run_id=record.run_id, created_at=record.created_at, center_ms=night.center_ms,
+            series.points.append(Point(position=position, run_id=record.run_id, created_at=record.created_at,
+                                       center_ms=night.center_ms,
                                        regression=verdict.evidence if verdict and verdict.regression else None,
                                        change=change))
             earlier.append(night)

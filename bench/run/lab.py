@@ -43,11 +43,11 @@ from bench.paths import data_dir
 from bench.plan import plan_jobs
 from bench.results.records import JobStatus, Platform
 from bench.results.store import Store
-from bench.run.devices import inventory_folders, open_device
+from bench.run.devices import inventory_folders
 from bench.run.health import HealthLimits, health_problems
 from bench.run.history import SeriesVerdicts, judge_run
 from bench.run.lease import phone_lease
-from bench.run.pipeline import Hooks, _ipa, _run_eval, _tool, execute_run
+from bench.run.pipeline import Hooks, build_for, execute_run, open_configured
 
 log = logging.getLogger(__name__)
 
@@ -178,14 +178,12 @@ def run_night(config: Config, settings: LabSettings, inventory: dict[str, Invent
 def _build_once(config: Config, settings: LabSettings, inventory: dict[str, InventoryEntry], aliases: list[str],
                 cache_root: Path) -> dict[Any, Any]:
     """Every variant any phone of the night needs, built before the phones start (one build, not one per phone)."""
-    from bench.run.pipeline import _build
-
     built: dict[Any, Any] = {}
     for platform in sorted({Platform.IOS if (e := inventory.get(a)) and e.platform == "ios" else Platform.ANDROID
                             for a in aliases}, key=lambda p: p.value):
         configs = [config_for(config, settings, inventory.get(a)) for a in aliases]
         jobs = [job for c in configs for job in plan_jobs(c, "lab", 1, platform=platform)]
-        built[platform] = _build(config, jobs, cache_root, platform)
+        built[platform] = build_for(config, jobs, cache_root, platform)
     return built
 
 
@@ -194,8 +192,7 @@ def _phone_night(phone: PhoneNight, config: Config, settings: LabSettings, entry
                  lock: threading.Lock) -> None:
     started = time.monotonic()
     try:
-        device = open_device(phone.alias, inventory={phone.alias: entry} if entry else None,
-                             benchmark_model=_tool(config), run_eval=_run_eval(config), runner_ipa=_ipa(config))
+        device = open_configured(config, phone.alias, inventory={phone.alias: entry} if entry else None)
         serial = getattr(device, "serial", None) or getattr(device, "udid", phone.alias)
         with phone_lease(str(serial)):
             problems = health_problems(device, settings.health)

@@ -19,6 +19,7 @@ from pathlib import Path
 from bench import __version__
 from bench.config import Config, config_from_dict
 from bench.devices.base import Device, ModelJob, RunSettings
+from bench.devices.inventory import InventoryEntry
 from bench.errors import BenchError, DeviceError
 from bench.models.build import BuildOutcome, BuildSettings, build_variants
 from bench.models.pruning import PruningSettings
@@ -70,7 +71,7 @@ def new_run_id(device: str) -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{device}-{secrets.token_hex(2)}"
 
 
-def _build(config: Config, jobs: list[Job], cache_root: Path,
+def build_for(config: Config, jobs: list[Job], cache_root: Path,
            platform: Platform = Platform.LOCAL) -> dict[tuple[str, str], BuildOutcome]:
     """Build each model's variants: TFLite files, or on an iPhone Core ML packages converted from them."""
     settings = BuildSettings(
@@ -186,15 +187,12 @@ def execute_run(
     if resume:
         record = store.run(resume)
         run_id, config = record.run_id, config_from_dict(record.config)
-        device = device or open_device(record.plan[0]["device"] if record.plan else device_alias,
-                                       benchmark_model=_tool(config), run_eval=_run_eval(config),
-                                       runner_ipa=_ipa(config))
+        device = device or open_configured(config, record.plan[0]["device"] if record.plan else device_alias)
         info = device.describe()
         device.snapshot()  # preflight: a phone that cannot run says so now, not after the builds
         jobs = [Job.from_dict(j) for j in record.plan]
     else:
-        device = device or open_device(device_alias, benchmark_model=_tool(config), run_eval=_run_eval(config),
-                                       runner_ipa=_ipa(config))
+        device = device or open_configured(config, device_alias)
         info = device.describe()
         device.snapshot()  # preflight: a phone that cannot run says so now, not after the builds
         jobs = plan_jobs(config, device_alias, info.cores, reserve_core=info.platform is Platform.LOCAL,
@@ -206,7 +204,7 @@ def execute_run(
     todo = [job for job in jobs if job.job_id not in done]
     log.info("run %s on %s: %d jobs, %d to do", run_id, info.model, len(jobs), len(todo))
     if built is None or any((job.model, job.variant) not in built for job in todo):
-        built = _build(config, todo, cache_root, info.platform) if todo else {}
+        built = build_for(config, todo, cache_root, info.platform) if todo else {}
     images = (eval_images(config.dataset.imagenet, config.dataset.images, config.dataset.subset, cache_root)
               if config.dataset.imagenet else None)
     references = _stored_references(store.job_results(run_id), images) if images else {}
@@ -282,16 +280,14 @@ def _cooldown_gate(config: Config, info: DeviceInfo) -> tuple[float, float] | No
     return (below, config.run.cooldown_timeout_s) if below else None
 
 
-def _tool(config: Config) -> Path | None:
-    return Path(config.run.benchmark_model).expanduser() if config.run.benchmark_model else None
+def open_configured(config: Config, alias: str,
+                    inventory: dict[str, InventoryEntry] | None = None) -> Device:
+    """The device `alias`, with the tools the config names for it (benchmark_model, run_eval, BenchRunner)."""
+    def path(value: str | None) -> Path | None:
+        return Path(value).expanduser() if value else None
 
-
-def _ipa(config: Config) -> Path | None:
-    return Path(config.run.runner_ipa).expanduser() if config.run.runner_ipa else None
-
-
-def _run_eval(config: Config) -> Path | None:
-    return Path(config.run.run_eval).expanduser() if config.run.run_eval else None
+    return open_device(alias, benchmark_model=path(config.run.benchmark_model), run_eval=path(config.run.run_eval),
+                       runner_ipa=path(config.run.runner_ipa), inventory=inventory)
 
 
 def _stored_references(results: list[JobResult], images: EvalImages | None) -> References:
