@@ -162,6 +162,16 @@ def validate(config: Config) -> Config:
     return config
 
 
+def read_toml(path: Path, missing: str) -> dict[str, Any]:
+    """A TOML file's tables; ConfigError saying `missing` (the next step) when it is absent, or what is wrong."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} does not exist; {missing}") from exc
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+
+
 def load_config(path: Path | None) -> Config:
     """Read `path` (or ./bench.toml when present); defaults fill what is left out."""
     if path is None:
@@ -169,12 +179,7 @@ def load_config(path: Path | None) -> Config:
         path = candidate if candidate.is_file() else None
     config = Config()
     if path is not None:
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file {path} does not exist; drop --config or create it") from exc
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        data = read_toml(path, "drop --config or create it")
         unknown = sorted(set(data) - {"run", "dataset", "build"})
         if unknown:
             raise ConfigError(f"{path}: unknown section(s) {unknown}; known: run, dataset, build")

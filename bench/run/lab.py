@@ -28,14 +28,13 @@ import logging
 import secrets
 import threading
 import time
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.config import Config, config_from_dict, validate
+from bench.config import Config, config_from_dict, read_toml, validate
 from bench.devices.inventory import InventoryEntry, load_inventory
 from bench.errors import BenchError, ConfigError
 from bench.fileio import write_text_atomic
@@ -68,12 +67,7 @@ class LabSettings:
 
 def load_lab(path: Path) -> tuple[Config, LabSettings, dict[str, InventoryEntry]]:
     """The lab config: run settings, lab settings, and the phones (the inventory plus the file's own [[device]])."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"lab config {path} does not exist; see the README's lab section for an example") from exc
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    data = read_toml(path, "see the README's lab section for an example")
     lab = dict(data.get("lab", {}))
     unknown = sorted(set(lab) - _LAB_KEYS)
     if unknown:

@@ -23,7 +23,7 @@ from bench.devices.android.state import parse_state
 from bench.devices.android.tool_result import raw_run
 from bench.devices.base import AccuracyInputs, Execution, ModelJob
 from bench.errors import DeviceError, DeviceNotReadyError, ToolFailedError
-from bench.fileio import sha256_file
+from bench.fileio import sha256_unchanged_file
 from bench.results.records import DeviceInfo, DeviceState, Platform
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,6 @@ class AndroidDevice:
         self.pushed_bytes = 0
         self.fixed_performance: bool | None = None
         self._mask: str | None = None
-        self._tool_sha: tuple[float, str] | None = None
 
     @property
     def device(self) -> Any:
@@ -183,7 +182,7 @@ class AndroidDevice:
             mismatch, classes = preprocessing_mismatch(job.model_path, accuracy)
         if self.run_eval is not None and mismatch is None:
             scored = evaluate_on_phone(self.device, root=REMOTE_ROOT, tool=self.run_eval,
-                                       tool_sha256=sha256_file(self.run_eval), remote_model=flags["graph"],
+                                       tool_sha256=sha256_unchanged_file(self.run_eval), remote_model=flags["graph"],
                                        accuracy=accuracy, classes=classes, threads=job.threads,
                                        accelerator=job.accelerator,
                                        cpu_mask=self.big_core_mask())
@@ -201,10 +200,7 @@ class AndroidDevice:
     def tool_sha256(self) -> str:
         """sha256 of the host's copy of the tool, hashed again only when the file changes."""
         assert self.tool is not None
-        mtime = self.tool.stat().st_mtime
-        if self._tool_sha is None or self._tool_sha[0] != mtime:
-            self._tool_sha = (mtime, sha256_file(self.tool))
-        return self._tool_sha[1]
+        return sha256_unchanged_file(self.tool)
 
     def cleanup(self) -> None:
         """Remove everything bench put on the phone."""

@@ -24,7 +24,7 @@ from bench.devices.android.run_tool import command_line, run_tool
 from bench.devices.base import AccuracyInputs
 from bench.engines.tool_output import parse_tool_output
 from bench.errors import DeviceError, ResultFormatError, ToolFailedError
-from bench.fileio import sha256_file
+from bench.fileio import sha256_unchanged_file
 
 SECONDS_PER_IMAGE_LIMIT = 10.0
 PREPROCESSING = "run_eval's own: central 87.5% crop, bilinear resize, float inputs (x - 127.5) / 127.5"
@@ -63,7 +63,7 @@ def _image_set(accuracy: AccuracyInputs) -> tuple[str, list[tuple[Path, str, str
     """The set's folder name on the phone and (local file, sha256, remote name) for each image."""
     if not accuracy.image_files or len(accuracy.image_files) != len(accuracy.labels):
         raise DeviceError("run_eval needs the evaluation images as files with their labels")
-    files = [(path, sha256_file(path)) for path in accuracy.image_files]
+    files = [(path, sha256_unchanged_file(path)) for path in accuracy.image_files]  # once per night, not per job
     digest = hashlib.sha256("\n".join(f"{sha}\t{label}" for (_, sha), label in
                                       zip(files, accuracy.labels, strict=True)).encode()).hexdigest()[:24]
     return digest, [(path, sha, f"{i:06d}{path.suffix.lower() or '.jpg'}") for i, (path, sha) in enumerate(files)]
