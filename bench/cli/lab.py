@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,23 @@ def register(subparsers: Any) -> None:
     run = sub.add_parser("run", help="run the lab's matrix on every phone at once")
     run.add_argument("--config", type=Path, default=Path("devices/lab.toml"), help="lab config (devices/lab.toml)")
     run.add_argument("--resume", default=None, metavar="NIGHT", help="finish only what night NIGHT lacks")
+    run.add_argument("--ray", default=None, metavar="ADDRESS",
+                     help="run each phone's jobs on the Ray node of the host it is plugged into (`bench lab node`)")
     run.add_argument("--no-fail", action="store_true", help="report regressions but do not exit 3")
     run.add_argument("--json", action="store_true")
     store_arg(run)
     run.set_defaults(handler=_run)
+    node = sub.add_parser("node", help="make this host a Ray node that advertises its phones to `lab run --ray`")
+    where = node.add_mutually_exclusive_group(required=True)
+    where.add_argument("--ray", default=None, metavar="ADDRESS", help="join the cluster at ADDRESS (host:port)")
+    where.add_argument("--head", action="store_true", help="start the cluster here")
+    node.add_argument("--port", type=int, default=6379, help="the head's port (with --head)")
+    node.add_argument("--phones", default=None, help="comma-separated aliases to advertise (default: every phone "
+                      "online here)")
+    node.add_argument("--devices", type=Path, default=Path("devices"), help="this host's inventory folder")
+    node.add_argument("--block", action="store_true", help="stay in the foreground (for a systemd unit)")
+    node.add_argument("ray_args", nargs=argparse.REMAINDER, help="after --: more `ray start` options")
+    node.set_defaults(handler=_node)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -28,8 +43,10 @@ def _run(args: argparse.Namespace) -> int:
     from bench.run.lab import load_lab, run_night
 
     config, settings, inventory = load_lab(args.config)
-    night = run_night(config, settings, inventory, args.store or data_dir() / "results.sqlite", cache_dir(),
-                      resume=args.resume)
+    # Ray's driver prints its cluster's news (a node that died) to stdout: keep stdout for the night's report
+    with contextlib.redirect_stdout(sys.stderr):
+        night = run_night(config, settings, inventory, args.store or data_dir() / "results.sqlite", cache_dir(),
+                          resume=args.resume, ray_address=args.ray)
     if args.json:
         print_json(night.to_dict())
     else:
@@ -38,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
             line = f"  {phone.alias}: {phone.status}, {phone.ok} ok, {phone.failed} failed, {phone.not_run} not run"
             print(line + (f", run {phone.run_id}" if phone.run_id else ""))
             for reason in phone.reasons:
-                print(f"    set aside: {reason}")
+                print(f"    {'lost' if phone.status == 'lost' else 'set aside'}: {reason}")
             for retry in phone.retries:
                 print(f"    retried {retry['job_id']} (try {retry['attempt'] + 1}): {retry['reason']}")
         for alias, series in night.regressions:
@@ -47,3 +64,18 @@ def _run(args: argparse.Namespace) -> int:
     if night.regressions and not args.no_fail:
         return EXIT_REGRESSION
     return 1 if any(p.failed for p in night.phones.values()) else 0
+
+
+def _node(args: argparse.Namespace) -> int:
+    from bench.run.lab_node import attached_phones, start_node
+
+    phones = [p for p in args.phones.split(",") if p] if args.phones else attached_phones()
+    if not phones:
+        print("no phone is online on this host: the node joins, but no lab job will be placed on it")
+    extra = [a for a in args.ray_args if a != "--"]
+    start_node(phones, address=args.ray, port=args.port, devices=args.devices, extra=extra, block=args.block)
+    where = f"the cluster at {args.ray}" if args.ray else f"a new cluster on port {args.port}"
+    print(f"this host joined {where}, advertising {len(phones)} phone(s): {', '.join(phones) or '-'}")
+    print("run the night from any host of the cluster: python -m bench lab run --config devices/lab.toml "
+          "--ray ADDRESS")
+    return 0

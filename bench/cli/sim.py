@@ -27,6 +27,8 @@ def register(subparsers: Any) -> None:
     start = actions.add_parser("start", help="start phones in the background and `adb connect` them")
     start.add_argument("--count", type=int, default=1)
     start.add_argument("--profile", default="default")
+    start.add_argument("--first", type=int, default=1, help="number the phones from here (sim3, sim4, ... on a "
+                       "second lab host)")
     start.set_defaults(handler=_start)
     actions.add_parser("stop", help="stop them and disconnect them from adb").set_defaults(handler=_stop)
     listing = actions.add_parser("list", help="the running simulated phones")
@@ -53,7 +55,7 @@ def _start(args: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     log = (folder / "serve.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "bench.devices.android.sim.serve", "--folder", str(folder),
-                                "--count", str(args.count), "--profile", args.profile],
+                                "--count", str(args.count), "--profile", args.profile, "--first", str(args.first)],
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -62,7 +64,7 @@ def _start(args: argparse.Namespace) -> int:
         if (state := _state()) is not None:
             for phone in state["phones"]:
                 print(f"{phone['alias']}: {phone['serial']} (simulated, x86_64)")
-            print("measure one with: python -m bench run --device sim1")
+            print(f"measure one with: python -m bench run --device {state['phones'][0]['alias']}")
             print(f"score accuracy with their run_eval: add --imagenet DIR --run-eval {state['run_eval']}")
             return 0
         time.sleep(0.2)

@@ -156,6 +156,9 @@ class Store:
     def done_job_ids(self, run_id: str) -> set[str]:
         return {row[0] for row in self._query("SELECT job_id FROM jobs WHERE run_id = ?", (run_id,))}
 
+    def has_run(self, run_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
+
     def run(self, run_id: str) -> RunRecord:
         if run_id == "latest":
             latest = self._query("SELECT run_id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1", ())

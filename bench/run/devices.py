@@ -13,8 +13,8 @@ from bench.paths import data_dir
 
 
 def inventory_folders() -> list[Path]:
-    """The project's `devices/` and the simulated phones' own inventory (`bench sim start` writes it)."""
-    return [Path("devices"), data_dir() / "sim"]
+    """The project's `devices/` (or BENCH_DEVICES) and the simulated phones' own inventory (`bench sim start`)."""
+    return [Path(os.environ.get("BENCH_DEVICES") or "devices"), data_dir() / "sim"]
 
 
 def open_device(alias: str, *, benchmark_model: Path | None = None, run_eval: Path | None = None,

@@ -28,6 +28,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from bench.config import Config, config_from_dict, read_toml, validate
 from bench.devices.inventory import InventoryEntry, load_inventory
 from bench.errors import BenchError, ConfigError
 from bench.fileio import write_text_atomic
+from bench.models.build import BuildOutcome
 from bench.paths import data_dir
 from bench.plan import plan_jobs
 from bench.results.records import JobStatus, Platform
@@ -50,6 +52,7 @@ from bench.run.pipeline import Hooks, build_for, execute_run, open_configured
 
 log = logging.getLogger(__name__)
 
+Built = dict[Platform, dict[tuple[str, str], BuildOutcome]]  # the night's variants, per platform
 _LAB_KEYS = {"devices", "retries", "quarantine_after", "battery_min_percent", "temperature_max_c",
              "free_storage_min_mb", "window", "matrix"}
 _MATRIX_KEYS = {"tags", "variants", "accelerators", "threads", "models"}
@@ -99,7 +102,7 @@ def config_for(config: Config, settings: LabSettings, entry: InventoryEntry | No
 @dataclass(slots=True)
 class PhoneNight:
     alias: str
-    status: str = "waiting"  # waiting | running | done | quarantined
+    status: str = "waiting"  # waiting | running | done | quarantined | lost (its lab node went away)
     reasons: list[str] = field(default_factory=list)
     run_id: str | None = None
     ok: int = 0
@@ -142,11 +145,23 @@ def _save(night: Night, lock: threading.Lock) -> None:
 
 
 def run_night(config: Config, settings: LabSettings, inventory: dict[str, InventoryEntry], store_path: Path,
-              cache_root: Path, *, resume: str | None = None) -> Night:
-    """Run the lab's matrix on every phone in parallel; return the night with each phone's outcome and verdicts."""
-    aliases = list(settings.devices) or sorted(a for a, e in inventory.items() if e.platform in ("android", "ios"))
+              cache_root: Path, *, resume: str | None = None, ray_address: str | None = None) -> Night:
+    """Run the lab's matrix on every phone in parallel; return the night with each phone's outcome and verdicts.
+
+    With `ray_address`, each phone's jobs run on the Ray node that advertises it (bench.run.lab_ray) and
+    its results come back to this host's store; without, every phone is driven from this process.
+    """
+    cluster = None
+    if ray_address:
+        from bench.run.lab_ray import RayLab
+
+        cluster = RayLab.connect(ray_address)
+    aliases = list(settings.devices) or (cluster.phones() if cluster else sorted(
+        a for a, e in inventory.items() if e.platform in ("android", "ios")))
     if not aliases:
-        raise ConfigError("the lab has no phones: list them in [lab] devices or in devices/*.toml")
+        raise ConfigError("the lab has no phones: list them in [lab] devices or in devices/*.toml"
+                          + ("; or start `python -m bench lab node` on the hosts they are plugged into" if cluster
+                             else ""))
     previous: dict[str, Any] = {}
     if resume:
         try:
@@ -160,19 +175,28 @@ def run_night(config: Config, settings: LabSettings, inventory: dict[str, Invent
     built = _build_once(config, settings, inventory, aliases, cache_root)
     started = time.monotonic()
     _save(night, lock)
+
+    def save() -> None:
+        _save(night, lock)
+
     with ThreadPoolExecutor(max_workers=len(aliases), thread_name_prefix="lab") as pool:
         for phone in night.phones.values():
-            pool.submit(_phone_night, phone, config_for(config, settings, inventory.get(phone.alias)), settings,
-                        inventory.get(phone.alias), store_path, cache_root, built, night, lock)
+            phone_config, entry = config_for(config, settings, inventory.get(phone.alias)), inventory.get(phone.alias)
+            if cluster is not None:
+                pool.submit(cluster.phone_night, phone, phone_config, settings, entry, store_path, built, save)
+            else:
+                pool.submit(_phone_night, phone, phone_config, settings, entry, store_path, cache_root, built, save)
     night.wall_s = time.monotonic() - started
     _save(night, lock)
+    if cluster is not None:
+        cluster.close()
     return night
 
 
 def _build_once(config: Config, settings: LabSettings, inventory: dict[str, InventoryEntry], aliases: list[str],
-                cache_root: Path) -> dict[Any, Any]:
+                cache_root: Path) -> Built:
     """Every variant any phone of the night needs, built before the phones start (one build, not one per phone)."""
-    built: dict[Any, Any] = {}
+    built: Built = {}
     for platform in sorted({Platform.IOS if (e := inventory.get(a)) and e.platform == "ios" else Platform.ANDROID
                             for a in aliases}, key=lambda p: p.value):
         configs = [config_for(config, settings, inventory.get(a)) for a in aliases]
@@ -181,10 +205,21 @@ def _build_once(config: Config, settings: LabSettings, inventory: dict[str, Inve
     return built
 
 
-def _phone_night(phone: PhoneNight, config: Config, settings: LabSettings, entry: InventoryEntry | None,
-                 store_path: Path, cache_root: Path, built: dict[Any, Any], night: Night,
-                 lock: threading.Lock) -> None:
-    started = time.monotonic()
+# what a phone's run tells as it goes: ("run", RunRecord) once it is in the store, ("result", JobResult) after
+# each job, ("retry", {"job_id", "attempt", "reason"}) before another try
+Report = Callable[[str, Any], None]
+
+
+def measure_phone(phone: PhoneNight, config: Config, settings: LabSettings, entry: InventoryEntry | None,
+                  store: Store, cache_root: Path, built: Built, report: Report | None = None) -> None:
+    """Open the phone, take its lease, check its health and run its jobs into `store`; record how it went in `phone`.
+
+    Never raises for a phone's trouble: it is the phone's status and reasons.
+    """
+    def tell(kind: str, payload: Any) -> None:
+        if report is not None:
+            report(kind, payload)
+
     try:
         device = open_configured(config, phone.alias, inventory={phone.alias: entry} if entry else None)
         serial = getattr(device, "serial", None) or getattr(device, "udid", phone.alias)
@@ -194,30 +229,50 @@ def _phone_night(phone: PhoneNight, config: Config, settings: LabSettings, entry
                 phone.status, phone.reasons = "quarantined", problems
                 return
             phone.status = "running"
-            _save(night, lock)
+
+            def started(run_id: str) -> None:
+                phone.run_id = run_id
+                tell("run", store.run(run_id))
 
             def retried(job_id: str, attempt: int, reason: str) -> None:
                 phone.retries.append({"job_id": job_id, "attempt": attempt, "reason": reason})
+                tell("retry", phone.retries[-1])
 
-            hooks = Hooks(retries=settings.retries, on_retry=retried, stop_after_failures=settings.quarantine_after)
-            platform = Platform.IOS if entry is not None and entry.platform == "ios" else Platform.ANDROID
-            with Store(store_path) as store:
-                outcome = execute_run(config, store, cache_root, device_alias=phone.alias, resume=phone.run_id,
-                                      hooks=hooks, built=built.get(platform), device=device)
-                phone.run_id = outcome.run_id
-                phone.ok = sum(r.status is JobStatus.OK for r in outcome.results)
-                phone.failed = sum(r.status is JobStatus.FAILED for r in outcome.results)
-                phone.not_run = len(outcome.not_run)
-                if outcome.stopped:
-                    phone.status, phone.reasons = "quarantined", [outcome.stopped]
-                else:
-                    phone.status = "done"
-                phone.verdicts = judge_run(store, outcome.run_id, window=settings.window)
+            hooks = Hooks(retries=settings.retries, on_retry=retried, stop_after_failures=settings.quarantine_after,
+                          on_start=started)
+            outcome = execute_run(config, store, cache_root, device_alias=phone.alias, resume=phone.run_id,
+                                  hooks=hooks, built=built.get(device.describe().platform), device=device,
+                                  on_job=lambda result, *_: tell("result", result))
+            phone.status, phone.reasons = ("quarantined", [outcome.stopped]) if outcome.stopped else ("done", [])
     except BenchError as exc:
         phone.status, phone.reasons = "quarantined", [*phone.reasons, str(exc)]
-    except Exception as exc:  # a bug in one phone's thread must not lose the others' night
+    except Exception as exc:  # a bug in one phone's run must not lose the others' night
         log.exception("%s: unexpected error", phone.alias)
         phone.status, phone.reasons = "quarantined", [*phone.reasons, f"internal error: {exc!r}"]
+
+
+def conclude(phone: PhoneNight, store: Store, settings: LabSettings) -> None:
+    """Count the phone's jobs from the store (done, failed, not run) and judge its run against its history."""
+    if phone.run_id is None:
+        return
+    record = store.run(phone.run_id)
+    results = store.job_results(phone.run_id)
+    phone.ok = sum(r.status is JobStatus.OK for r in results)
+    phone.failed = sum(r.status is JobStatus.FAILED for r in results)
+    phone.not_run = len(record.plan) - len(results)
+    phone.verdicts = judge_run(store, phone.run_id, window=settings.window)
+
+
+def _phone_night(phone: PhoneNight, config: Config, settings: LabSettings, entry: InventoryEntry | None,
+                 store_path: Path, cache_root: Path, built: Built, save: Callable[[], None]) -> None:
+    started = time.monotonic()
+    try:
+        with Store(store_path) as store:
+            measure_phone(phone, config, settings, entry, store, cache_root, built,
+                          report=lambda kind, _: save() if kind != "result" else None)
+            conclude(phone, store, settings)
+    except BenchError as exc:
+        phone.status, phone.reasons = "quarantined", [*phone.reasons, str(exc)]
     finally:
         phone.wall_s = time.monotonic() - started
-        _save(night, lock)
+        save()

@@ -47,6 +47,7 @@ class Hooks:
     retries: int = 0  # per job, for DeviceError (a dropped link, a hang), never for a tool that failed
     on_retry: Callable[[str, int, str], None] | None = None  # (job id, attempt, reason)
     stop_after_failures: int | None = None  # this many failed jobs in a row: the rest are not run
+    on_start: Callable[[str], None] | None = None  # (run id) once the run is in the store, before its first job
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,6 +201,8 @@ def execute_run(
         run_id = new_run_id(device_alias)
         store.create_run(run_id=run_id, device=info, plan=[j.to_dict() for j in jobs], config=config.to_dict(),
                          bench_version=__version__)
+    if hooks.on_start:
+        hooks.on_start(run_id)
     done = store.done_job_ids(run_id)
     todo = [job for job in jobs if job.job_id not in done]
     log.info("run %s on %s: %d jobs, %d to do", run_id, info.model, len(jobs), len(todo))

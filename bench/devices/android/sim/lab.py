@@ -44,9 +44,10 @@ class RunningPhone:
 
 
 class SimLab:
-    def __init__(self, root: Path, count: int = 1, profile: str = "default") -> None:
+    def __init__(self, root: Path, count: int = 1, profile: str = "default", first: int = 1) -> None:
         self.root = root
         self.count = count
+        self.first = first  # the number of the first phone: simN, phoneN
         self.profile = profile
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="bench-sim", daemon=True)
@@ -55,7 +56,7 @@ class SimLab:
 
     def __enter__(self) -> SimLab:
         self.thread.start()
-        for number in range(1, self.count + 1):
+        for number in range(self.first, self.first + self.count):
             folder = self.root / f"phone{number}"
             install(folder, self.profile)
             phone = SimPhone(serial=f"sim-{number}", root=folder)

@@ -1,6 +1,6 @@
 """The process behind `bench sim start`: simulated phones, attached to the adb server, until stopped.
 
-    python -m bench.devices.android.sim.serve --folder DIR --count 2 [--profile default]
+    python -m bench.devices.android.sim.serve --folder DIR --count 2 [--profile default] [--first 1]
 
 It writes, in DIR: `sims.toml` (an inventory: aliases sim1..simN, their serials, and the tool they
 run, so `bench run --device sim1` works), `state.json` (its pid and the phones), `benchmark_model`
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path, required=True)
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--profile", default="default")
+    parser.add_argument("--first", type=int, default=1)
     args = parser.parse_args(argv)
     folder: Path = args.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with SimLab(folder / "phones", count=args.count, profile=args.profile) as lab:
+    with SimLab(folder / "phones", count=args.count, profile=args.profile, first=args.first) as lab:
         lab.connect(int(port))
         tool = tool_script(folder)
         evaluator = tool_script(folder, "run_eval", "bench.engines.run_eval_compat")
@@ -51,11 +52,11 @@ def main(argv: list[str] | None = None) -> int:
             f'[[device]]\nalias = "sim{n}"\nplatform = "android"\nserial = "{r.serial}"\n'
             f'tags = ["simulated"]\naccelerators = ["xnnpack", "none", "gpu", "nnapi"]\n'
             f'benchmark_model = "{tool.name}"\n\n'
-            for n, r in enumerate(lab.running, start=1))
+            for n, r in enumerate(lab.running, start=args.first))
         (folder / "sims.toml").write_text("# written by `bench sim start`; removed by `bench sim stop`\n" + inventory)
         state = {"pid": os.getpid(), "adb_port": int(port), "profile": args.profile, "run_eval": str(evaluator),
                  "phones": [{"alias": f"sim{n}", "serial": r.serial, "root": str(r.phone.root)}
-                            for n, r in enumerate(lab.running, start=1)]}
+                            for n, r in enumerate(lab.running, start=args.first)]}
         (folder / "state.json").write_text(json.dumps(state, indent=2))
         print(json.dumps(state), flush=True)
         stop.wait()
