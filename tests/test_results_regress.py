@@ -13,6 +13,7 @@ from bench.results.regress import (
     latency_verdict,
     memory_verdict,
     noise_threshold,
+    step_verdict,
     steps,
 )
 
@@ -61,6 +62,30 @@ def test_steps_in_a_long_series() -> None:
     assert steps([10.0] * 6 + [11.5] * 6) == [6]
     assert steps([10.0, 10.2, 9.9, 10.1, 10.0, 9.8, 10.1, 10.2, 9.9]) == []
     assert steps([10.0] * 5 + [12.0] * 5 + [10.0] * 5) == [5, 10]
+
+
+def _summary(mean_ms: float, i: int, std_ms: float = 0.3, count: int = 50) -> NightLatency:
+    return NightLatency(run_id=f"r{i}", count=count, mean_ms=mean_ms, std_ms=std_ms)
+
+
+def test_a_step_the_nightly_test_missed_is_a_regression_once_confirmed() -> None:
+    steady = [_summary(10.0, i) for i in range(6)]
+    # after the shift the tool's runs were few and noisy: no single night was significantly slower
+    shifted = [_summary(11.0, 6 + i, std_ms=5.0, count=5) for i in range(3)]
+    assert not any(latency_verdict(n, (steady + shifted)[:6 + i][-7:]).regression for i, n in enumerate(shifted))
+    step = step_verdict(steady + shifted, window=7)
+    assert step is not None and step.regression and step.change is not None and 0.09 < step.change < 0.11
+    assert "run r6" in step.evidence
+    later = step_verdict([*steady, *shifted, _summary(11.0, 9, std_ms=5.0, count=5)], window=7)
+    assert later is not None and later.status == "step"  # told once, then shown as the series' history
+
+
+def test_a_step_caught_on_its_first_night_is_not_told_again() -> None:
+    series = [_night(10.0, i) for i in range(6)] + [_night(12.0, 10 + i) for i in range(3)]
+    assert latency_verdict(series[6], series[:6]).regression
+    step = step_verdict(series, window=7)
+    assert step is not None and step.status == "step" and "run n10" in step.evidence
+    assert step_verdict([_night(10.0, i) for i in range(9)], window=7) is None
 
 
 def test_accuracy_drops_are_counted_on_the_same_images() -> None:

@@ -111,3 +111,20 @@ def test_the_device_page_shows_the_series_over_time_and_its_regression(store_pat
     assert regressions.count("<tr>") == 2  # the header and the one regressed run
     svg = next((tmp_path / "site" / "devices").glob("*-trends.svg")).read_text()
     assert "OS Android 14 A -&gt; Android 14 B" in svg or "OS Android 14 A -> Android 14 B" in svg
+
+
+def test_a_step_in_a_long_series_is_told_by_regress_and_drawn_as_levels(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.reports.trends import device_series
+
+    path = tmp_path / "r.sqlite"
+    with Store(path) as store:
+        for night in range(9):
+            last = _night(store, night, _result(10.0 if night < 6 else 12.0, 70 + night))
+        history = [(r, store.job_results(r.run_id)) for r in reversed(store.runs(limit=None))]
+    assert main(["regress", last, "--store", str(path)]) == 3  # tonight is still slower than the window's median
+    out = capsys.readouterr().out
+    assert "step: step: the level moved from 10.0" in out and "2026112" + "6-000000-pixel-0006" in out
+    (series,) = device_series(history)
+    assert [(first, last_position) for first, last_position, _ in series.levels] == [(0, 5), (6, 8)]
+    assert [round(level) for _, _, level in series.levels] == [10, 12]

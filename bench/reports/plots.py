@@ -189,7 +189,8 @@ MAX_TREND_SERIES = 12
 
 
 def trends(series: Sequence[Any]) -> str | None:
-    """Each series' central latency run after run; regressions as red rings, OS changes as dashed lines."""
+    """Each series' central latency run after run; regressions as red rings, OS changes as dashed lines, and
+    the levels between a series' steps as dotted lines."""
     shown = [s for s in series if len(s.points) >= 2][:MAX_TREND_SERIES]
     if not shown:
         return None
@@ -197,8 +198,10 @@ def trends(series: Sequence[Any]) -> str | None:
     axes = figure.add_subplot()
     runs = sorted({(p.position, p.created_at) for s in shown for p in s.points})
     for s in shown:
-        axes.plot([p.position for p in s.points], [p.center_ms for p in s.points], marker="o", markersize=3,
-                  linewidth=1, label=s.label)
+        line, = axes.plot([p.position for p in s.points], [p.center_ms for p in s.points], marker="o", markersize=3,
+                          linewidth=1, label=s.label)
+        for first, last, level in s.levels:
+            axes.hlines(level, first - 0.3, last + 0.3, colors=line.get_color(), linestyles=":", linewidth=1.2)
     top = axes.get_ylim()[1]
     for s in shown:
         for p in s.points:

@@ -2,18 +2,30 @@
 
 Pure: stored runs in, series out. A series is bench.results.regress.SeriesKey; its points are the
 runs' central latencies (median of the runs, or the tool's mean); a point is a regression when the
-same verdict `bench regress` gives marks it against the series' earlier points. Where the model
+same verdict `bench regress` gives marks it against the series' earlier points (the nightly test,
+or a step in the series' level the nightly test missed). A series with steps carries its levels. Where the model
 file or the tool changes, the job starts a new series; where the device's OS build changes inside a
 series, the point carries that change.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from bench.results.records import JobResult, JobStatus
-from bench.results.regress import latency_verdict, night_latency, series_key
+from bench.results.regress import (
+    STEP_SEGMENT,
+    latency_verdict,
+    night_latency,
+    noise_threshold,
+    series_key,
+    step_verdict,
+    steps,
+)
 from bench.results.store import RunRecord
 
 DEFAULT_WINDOW = 7
@@ -33,6 +45,7 @@ class Point:
 class Series:
     label: str
     points: list[Point] = field(default_factory=list)
+    levels: list[tuple[int, int, float]] = field(default_factory=list)  # (first, last position, median ms)
 
 
 def device_series(runs: Sequence[tuple[RunRecord, Sequence[JobResult]]],
@@ -53,6 +66,9 @@ def device_series(runs: Sequence[tuple[RunRecord, Sequence[JobResult]]],
                                                         f"(model {key.model_sha256[:8]})"))
             earlier = history.setdefault(key, [])
             verdict = latency_verdict(night, earlier[-window:]) if earlier else None
+            step = step_verdict([*earlier, night], window)
+            if step is not None and step.regression and not (verdict and verdict.regression):
+                verdict = step
             build = f"{record.device.os} {record.device.build}"
             change = None
             if key in previous_build and previous_build[key] != build:
@@ -63,4 +79,18 @@ def device_series(runs: Sequence[tuple[RunRecord, Sequence[JobResult]]],
                                        regression=verdict.evidence if verdict and verdict.regression else None,
                                        change=change))
             earlier.append(night)
+    for series_id, series in found.items():
+        series.levels = _levels(series.points, history[series_id])
     return [s for s in found.values() if s.points]
+
+
+def _levels(points: list[Point], nights: list) -> list[tuple[int, int, float]]:  # type: ignore[type-arg]
+    """The series' levels between its steps, once it is long enough to have any."""
+    if len(points) < 2 * STEP_SEGMENT:
+        return []
+    centers = [p.center_ms for p in points]
+    bounds = [0, *steps(centers, noise_threshold(nights)), len(points)]
+    if len(bounds) == 2:
+        return []
+    return [(points[a].position, points[b - 1].position, float(np.median(centers[a:b])))
+            for a, b in itertools.pairwise(bounds)]

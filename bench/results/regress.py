@@ -72,8 +72,8 @@ class NightLatency:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
-    kind: str  # latency | accuracy | memory
-    status: str  # regression | improvement | unchanged | new series | insufficient history
+    kind: str  # latency | step | accuracy | memory
+    status: str  # regression | improvement | unchanged | step | insufficient history
     change: float | None = None  # relative (latency, memory) or in points (accuracy)
     p_value: float | None = None
     threshold: float | None = None
@@ -192,6 +192,39 @@ def steps(centers: Sequence[float], threshold: float = FLOOR, min_segment: int =
 
     split(0, len(values))
     return sorted(found)
+
+
+STEP_SEGMENT = 3  # nights at each level before a step between them is believed
+
+
+def step_verdict(series: Sequence[NightLatency], window: int) -> Verdict | None:
+    """The latest level shift of a long series (oldest night first, tonight last); None when its level held.
+
+    A step confirmed tonight (its third night at the new level) is a regression when it is a slowdown
+    that the nightly test missed on the step's first night (a creep, or a shift within the noise of
+    a short window); an older step, or one already caught, is reported as a step.
+    """
+    usable = [n for n in series if n.center_ms]
+    if len(usable) < 2 * STEP_SEGMENT:
+        return None
+    centers = [float(n.center_ms or 0.0) for n in usable]
+    threshold = noise_threshold(usable[:-1])
+    found = steps(centers, threshold, STEP_SEGMENT)
+    if not found:
+        return None
+    at = found[-1]
+    start = found[-2] if len(found) > 1 else 0
+    before, after = float(np.median(centers[start:at])), float(np.median(centers[at:]))
+    change = after / before - 1.0
+    ago = len(centers) - 1 - at
+    evidence = (f"the level moved from {before:.3f} ms to {after:.3f} ms ({change:+.1%}; threshold {threshold:.1%}) "
+                f"at run {usable[at].run_id}, {ago} night(s) before this one; binary segmentation of "
+                f"{len(centers)} nightly medians")
+    caught = latency_verdict(usable[at], usable[max(0, at - window):at]).regression
+    confirmed_tonight = at == len(centers) - STEP_SEGMENT
+    status = "regression" if change > 0 and confirmed_tonight and not caught else "step"
+    return Verdict(kind="step", status=status, change=change, threshold=threshold,
+                   test="binary segmentation of nightly medians", evidence=evidence)
 
 
 def accuracy_verdict(night_correct: Sequence[bool], baseline_correct: Sequence[bool]) -> Verdict:

@@ -20,10 +20,12 @@ from bench.results.regress import (
     memory_verdict,
     night_latency,
     series_key,
+    step_verdict,
 )
 from bench.results.store import RunRecord, Store
 
 DEFAULT_WINDOW = 7
+LONG_SERIES = 60  # earlier nights searched for steps in a series' level
 
 
 def _peak_mb(result: JobResult) -> float | None:
@@ -72,7 +74,8 @@ def judge_run(store: Store, run_id: str, window: int = DEFAULT_WINDOW) -> list[S
         key = series_key(record.device, result)
         same_job = [(r, jobs[result.job_id.split("/", 1)[-1]]) for r, jobs in history
                     if result.job_id.split("/", 1)[-1] in jobs]
-        comparable = [(r, j) for r, j in same_job if j.raw is not None and series_key(r.device, j) == key][:window]
+        long_series = [(r, j) for r, j in same_job if j.raw is not None and series_key(r.device, j) == key]
+        comparable = long_series[:window]
         if not comparable:
             if same_job and same_job[0][1].raw is not None:
                 last_run, last = same_job[0]
@@ -81,8 +84,12 @@ def judge_run(store: Store, run_id: str, window: int = DEFAULT_WINDOW) -> list[S
             else:
                 out.append(SeriesVerdicts(job_id=result.job_id, series=key.label(), status="new series"))
             continue
-        verdicts = [latency_verdict(night_latency(run_id, result),
-                                    [night_latency(r.run_id, j) for r, j in comparable])]
+        tonight = night_latency(run_id, result)
+        verdicts = [latency_verdict(tonight, [night_latency(r.run_id, j) for r, j in comparable])]
+        oldest_first = [night_latency(r.run_id, j) for r, j in reversed(long_series[:LONG_SERIES])]
+        step = step_verdict([*oldest_first, tonight], window)
+        if step is not None:
+            verdicts.append(step)
         accuracy = result.accuracy
         previous = next((j.accuracy for _, j in comparable if j.accuracy and accuracy and j.accuracy.correct_top1
                          and j.accuracy.subset.get("names_sha256") == accuracy.subset.get("names_sha256")), None)
