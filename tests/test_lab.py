@@ -79,3 +79,60 @@ def test_nights_of_a_lab(lab: Path, tiny_tflite: Path, capsys: pytest.CaptureFix
     statuses = {p["series"][0]["status"] for p in night["phones"].values()}
     assert statuses == {"not comparable"}
     assert "model_sha256" in night["phones"]["sim2"]["series"][0]["changed"]
+
+
+def _tools_running() -> bool:
+    """A simulated phone's benchmark_model still running (it outlives a killed lab, as on a real phone)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"benchmark_model_compat" in (entry / "cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_a_night_killed_half_way_is_finished_by_resume(lab: Path, tiny_tflite: Path) -> None:
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    for number in (1, 2):
+        set_faults(_phone(lab, number), invoke_delay_ms=40.0)
+    model = lab / "tiny-resume.tflite"  # its own series: slower phones tonight are not what is judged here
+    model.write_bytes(tiny_tflite.read_bytes() + b"\1" * 64)
+    config = lab / "resume.toml"  # four jobs per phone, about two seconds each
+    config.write_text(f'[run]\nmodels = ["{model}"]\nvariants = ["original"]\naccelerators = ["xnnpack", '
+                      '"none"]\nthreads = [1, 2]\nnum_runs = 30\nmin_secs = 0.0\nwarmup_min_secs = 0.0\n'
+                      'cooldown_below_c = 90.0\nwatchdog_margin_s = 10.0\n\n[lab]\ndevices = ["sim1", "sim2"]\n')
+    store = lab / "data" / "results.sqlite"
+    before = {p.name for p in (lab / "data" / "lab").glob("*.json")}
+    with sqlite3.connect(store, timeout=10) as db:
+        last_row = int(db.execute("SELECT MAX(rowid) FROM jobs").fetchone()[0])
+
+    def measured() -> int:  # jobs stored by this night
+        with sqlite3.connect(store, timeout=10) as db:
+            return int(db.execute("SELECT COUNT(*) FROM jobs WHERE rowid > ?", (last_row,)).fetchone()[0])
+
+    command = [sys.executable, "-m", "bench", "lab", "run", "--config", str(config), "--json"]
+    night_run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while night_run.poll() is None and measured() < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    night_run.send_signal(signal.SIGKILL)  # cron's host rebooted, or the job was killed
+    night_run.communicate(timeout=60)
+    done_before = measured()
+    assert 1 <= done_before < 8, done_before
+    (night_file,) = [p for p in (lab / "data" / "lab").glob("*.json") if p.name not in before]
+    while _tools_running() and time.monotonic() < deadline:  # the phones finish the job they were given
+        time.sleep(0.2)
+
+    resumed = subprocess.run([*command, "--resume", night_file.stem], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    phones = json.loads(resumed.stdout)["phones"]
+    assert all(p["status"] == "done" and p["ok"] == 4 and p["not_run"] == 0 for p in phones.values()), phones
+    assert measured() == 8  # the jobs measured before the kill were kept, not measured again
+    for number in (1, 2):
+        set_faults(_phone(lab, number), invoke_delay_ms=WAIT_MS)
