@@ -47,6 +47,8 @@ class FakePort:
     installed: InstalledApp | None = None
     polls_per_run: int = 2
     thermal: tuple[str, str] = ("nominal", "fair")
+    battery_percent: float = 81.0
+    slowdown: float = 1.0  # the runner's latencies are scaled by this (a slower OS build, a hotter phone)
     compute_plan: dict[str, int] | None = field(default_factory=lambda: {"cpu": 2, "gpu": 0, "neuralEngine": 60})
     launches: list[list[str]] = field(default_factory=list)
     pushed: list[str] = field(default_factory=list)
@@ -69,8 +71,8 @@ class FakePort:
         self._fail("untrusted", IOSFault.NOT_TRUSTED, "lockdown: pairing record rejected")
         return Preflight(locked="locked" in self.faults, developer_mode="developer_mode_off" not in self.faults,
                          disk_image_mounted="no_disk_image" not in self.faults,
-                         tunnel="no_tunnel" not in self.faults, battery_percent=81.0, battery_temperature_c=31.5,
-                         charging=False)
+                         tunnel="no_tunnel" not in self.faults, battery_percent=self.battery_percent,
+                         battery_temperature_c=31.5, charging=False)
 
     def ensure_disk_image(self, udid: str) -> None:
         self._fail("no_disk_image", IOSFault.DISK_IMAGE_NOT_MOUNTED, "personalized image: TSS request failed")
@@ -169,7 +171,7 @@ class FakePort:
             "runner": {"version": self.installed.version if self.installed else "?", "build": "7",
                        "os": "iOS 17.4.1", "machine": "iPhone15,2"},
             "compile_ms": 812.5, "load_ms": 95.25, "first_prediction_ms": 14.0, "warmup_ms": [14.0, 4.5],
-            "latencies_ms": [float(v) for v in 4.0 + rng.random(runs) * 0.2],
+            "latencies_ms": [float(v) * self.slowdown for v in 4.0 + rng.random(runs) * 0.2],
             "thermal_state_before": self.thermal[0], "thermal_state_after": self.thermal[1],
             "phys_footprint_mb": {"after_load": 61.0, "peak": 75.5},
             "input": {"name": "pixels", "shape": [1, 224, 224, 3], "dtype": "float32"},

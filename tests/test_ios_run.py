@@ -63,3 +63,28 @@ def test_a_thermal_state_that_throttled_flags_the_job(iphone: FakePort, capsys: 
     assert main(["run", "--device", "iphone", "--variants", "fp16", "--num-runs", "5", "--json"]) == 2
     result = json.loads(capsys.readouterr().out)["results"][0]
     assert result["status"] == "ok" and any("thermal status was serious" in w for w in result["warnings"])
+
+
+def test_an_iphone_takes_part_in_lab_nights(iphone: FakePort, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "nightly.toml"
+    config.write_text('[run]\nvariants = ["fp16"]\naccelerators = ["cpuOnly"]\nnum_runs = 30\n\n'
+                      '[lab]\ndevices = ["iphone"]\nwindow = 5\n')
+
+    def night() -> tuple[int, dict]:  # type: ignore[type-arg]
+        capsys.readouterr()
+        code = main(["lab", "run", "--config", str(config), "--json"])
+        return code, json.loads(capsys.readouterr().out)["phones"]["iphone"]
+
+    for _ in range(3):
+        code, phone = night()
+        assert code == 0 and phone["status"] == "done" and phone["ok"] == 1, phone
+    assert phone["series"][0]["status"] == "judged"
+    iphone.slowdown = 1.5  # the runner's own per-prediction latencies: judged on the raw runs
+    code, phone = night()
+    latency = next(v for v in phone["series"][0]["verdicts"] if v["kind"] == "latency")
+    assert code == 3 and latency["status"] == "regression" and "Mann-Whitney" in latency["test"], phone
+    iphone.battery_percent = 5.0
+    code, phone = night()
+    assert code == 0 and phone["status"] == "quarantined" and "battery at 5%" in phone["reasons"][0], phone
+    assert iphone.installs == 1
