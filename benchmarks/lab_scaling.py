@@ -1,6 +1,6 @@
 """Wall time of a lab night for 1, 2, 4 and 8 simulated phones, and the lab's overhead per job.
 
-    python benchmarks/lab_scaling.py [--phones 1,2,4,8] [--jobs 4] [--delay-ms 40]
+    python benchmarks/lab_scaling.py [--phones 1,2,4,8] [--jobs 4] [--delay-ms 40] [--ray]
 
 Each simulated phone's benchmark_model waits `--delay-ms` in every inference (the `invoke_delay_ms`
 fault), so a job's time is mostly waiting, as a real phone's is from the host's point of view, and
@@ -8,13 +8,19 @@ this machine's cores are not what is measured. Every phone runs `--jobs` jobs (a
 several thread counts) with a fixed number of runs. Per night: wall time, the sum of the tools' own
 times (init + warm-up + timed runs as benchmark_model reports them), and the overhead per job
 (phone wall time minus tool time, over jobs). Ideal scaling keeps the wall time flat as phones grow.
+With `--ray`, the phones are advertised by a one-node Ray cluster started here (`bench lab node
+--head`) and the nights run through it (`bench lab run --ray`): the overhead then includes Ray's
+task placement, shipping the variants and streaming each result back.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,12 +58,22 @@ def _tool_ms(store: Path, run_id: str) -> float:
     return total
 
 
+def _stop_cluster(folder: str) -> None:
+    """End every process of the Ray cluster whose session lives under `folder` (each keeps its logs open there)."""
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and any(os.readlink(fd).startswith(folder) for fd in (entry / "fd").iterdir()):
+                os.kill(int(entry.name), signal.SIGKILL)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--phones", default="1,2,4,8")
     parser.add_argument("--jobs", type=int, default=4, help="jobs per phone (thread counts 1..N)")
     parser.add_argument("--delay-ms", type=float, default=40.0)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--ray", action="store_true", help="through a local one-node Ray cluster")
     args = parser.parse_args()
     counts = [int(c) for c in args.phones.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-lab-scaling-") as folder:
@@ -69,7 +85,15 @@ def main() -> None:
         bench = [sys.executable, "-m", "bench"]
         subprocess.run([*bench, "sim", "start", "--count", str(max(counts))], env=env, cwd=root, check=True,
                        capture_output=True)
+        ray_tmp = tempfile.mkdtemp(prefix="bray", dir="/tmp")  # short: Ray's socket paths live under it
+        lab_run = [*bench, "lab", "run", "--config", str(root / "lab.toml"), "--json"]
         try:
+            if args.ray:
+                ray_port = free_port()
+                subprocess.run([*bench, "lab", "node", "--head", "--port", str(ray_port), "--",
+                                f"--temp-dir={ray_tmp}", f"--ray-client-server-port={free_port()}"],
+                               env=env, cwd=root, check=True, capture_output=True)
+                lab_run += ["--ray", f"127.0.0.1:{ray_port}"]
             for number in range(1, max(counts) + 1):
                 set_faults(root / "data" / "sim" / "phones" / f"phone{number}", invoke_delay_ms=args.delay_ms)
             threads = ", ".join(str(t) for t in range(1, args.jobs + 1))
@@ -82,8 +106,7 @@ def main() -> None:
                     f"num_runs = {args.runs}\nmin_secs = 0.0\nwarmup_min_secs = 0.0\ncooldown_below_c = 90.0\n\n"
                     f"[lab]\ndevices = [{devices}]\n")
                 started = time.monotonic()
-                done = subprocess.run([*bench, "lab", "run", "--config", str(root / "lab.toml"), "--json"],
-                                      env=env, cwd=root, capture_output=True, text=True)
+                done = subprocess.run(lab_run, env=env, cwd=root, capture_output=True, text=True)
                 wall = time.monotonic() - started
                 night = json.loads(done.stdout)
                 phones = night["phones"].values()
@@ -93,6 +116,7 @@ def main() -> None:
                 print(f"{count} phone(s): night {wall:.1f} s (process), {night['wall_s']:.1f} s (lab), {jobs} jobs ok; "
                       f"tools' own time {tool_s:.1f} s; lab overhead {(phone_wall - tool_s) / max(jobs, 1):.2f} s/job")
         finally:
+            _stop_cluster(ray_tmp)
             subprocess.run([*bench, "sim", "stop"], env=env, cwd=root, capture_output=True)
             subprocess.run([adb_binary(), "-P", str(port), "kill-server"], capture_output=True, timeout=60)
 

@@ -61,6 +61,9 @@ def _run(args: argparse.Namespace) -> int:
         for alias, series in night.regressions:
             for verdict in series.regressions:
                 print(f"  REGRESSION {alias} {series.job_id} {verdict.kind}: {verdict.evidence}")
+        if any(p.not_run or p.status == "lost" for p in night.phones.values()):
+            print(f"  finish what was not run with: python -m bench lab run --config {args.config} --resume "
+                  f"{night.night_id}" + (f" --ray {args.ray}" if args.ray else ""))
     if night.regressions and not args.no_fail:
         return EXIT_REGRESSION
     return 1 if any(p.failed for p in night.phones.values()) else 0
