@@ -16,6 +16,9 @@
     benchmark_model = "tools/benchmark_model"   # for phones: the tool built for their ABI
     run_eval = "tools/run_eval"            # optional: the ImageNet run_eval for their ABI scores accuracy
     op_profiling = false                   # per-operator times from benchmark_model
+    sustained_s = 600                      # sustained jobs: each model for 10 minutes, in windows of
+    window_s = 10                          # 10 s, at rate_hz = 30 (0: back to back), the device's state
+    sample_every_s = 5                     # sampled every 5 s
 
     [dataset]
     imagenet = "/data/imagenet/val"        # or BENCH_IMAGENET; none = accuracy not measured
@@ -66,6 +69,12 @@ class RunConfig:
     op_profiling: bool = False  # benchmark_model --enable_op_profiling: per-operator times (the profiler costs time)
     run_eval: str | None = None  # host copy of the phones' ImageNet run_eval: it then scores accuracy on the phone
     runner_ipa: str | None = None  # iPhones: the BenchRunner .ipa to install when missing or older
+    # sustained jobs (bench.run.sustained): run each model this long in windows of window_s, at rate_hz
+    # (benchmark_model --run_frequency; 0 = back to back), sampling the device every sample_every_s
+    sustained_s: float = 0.0
+    rate_hz: float = 0.0
+    window_s: float = 10.0
+    sample_every_s: float = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,6 +160,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("num_runs must be at least 1 and warmup_runs at least 0")
     if run.min_secs < 0 or run.warmup_min_secs < 0 or run.max_secs <= 0:
         raise ConfigError("min_secs and warmup_min_secs must be at least 0, max_secs above 0")
+    if run.sustained_s < 0 or run.rate_hz < 0 or run.window_s < 1 or run.sample_every_s <= 0:
+        raise ConfigError("sustained_s and rate_hz must be at least 0, window_s at least 1, sample_every_s above 0")
     if dataset.images is not None and dataset.images < 1:
         raise ConfigError(f"images must be at least 1, got {dataset.images}")
     if dataset.subset not in SUBSET_RULES:

@@ -28,6 +28,17 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected whole numbers like 1,2,4, got {text!r}") from exc
 
 
+def _duration(text: str) -> float:
+    """Seconds from `90`, `90s`, `10m` or `1h`."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a time like 90s, 10m or 1h, got {text!r}") from exc
+
+
 def register(subparsers: Any) -> None:
     run = subparsers.add_parser("run", help="measure every variant of a model on a device and print the table")
     run.add_argument("--device", default="local", help="device alias (default: local, this host)")
@@ -60,6 +71,13 @@ def register(subparsers: Any) -> None:
                      help="ImageNet run_eval built for the phone's ABI: accuracy is then scored by it on the phone")
     run.add_argument("--runner-ipa", dest="runner_ipa", default=None, metavar="PATH",
                      help="iPhone: the BenchRunner .ipa to install (devices/ios/BenchRunner/README.md)")
+    run.add_argument("--sustained", dest="sustained_s", type=_duration, default=None, metavar="TIME",
+                     help="run each model for TIME (10m, 90s) as one long job: latency, FPS and heat over time")
+    run.add_argument("--rate", dest="rate_hz", type=float, default=None, metavar="FPS",
+                     help="with --sustained: feed frames at this rate (benchmark_model --run_frequency); dropped "
+                          "frames are counted against it (default: back to back)")
+    run.add_argument("--window-s", dest="window_s", type=float, default=None,
+                     help="with --sustained: seconds per launch of the tool (10)")
     run.add_argument("--resume", default=None, metavar="RUN_ID", help="finish only the jobs RUN_ID lacks")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     store_arg(run)
@@ -106,6 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         benchmark_model=args.benchmark_model, cooldown_below_c=args.cooldown_below_c,
         cooldown_timeout_s=args.cooldown_timeout_s, fixed_performance=args.fixed_performance,
         op_profiling=args.op_profiling, run_eval=args.run_eval, runner_ipa=args.runner_ipa,
+        sustained_s=args.sustained_s, rate_hz=args.rate_hz, window_s=args.window_s,
     )
 
     def progress(result: Any, position: int, total: int) -> None:
@@ -129,6 +148,15 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_UNSTABLE if outcome.unstable else EXIT_OK
 
 
+def _sustained_json(sustained: Any) -> dict[str, Any]:
+    """A sustained job's findings, minute by minute, and its temperature curve (every window: `bench export`)."""
+    return {"duration_s": sustained.duration_s, "rate_hz": sustained.rate_hz or None,
+            "windows": len(sustained.windows), "minutes": [dict(m) for m in sustained.minutes],
+            "throttle_onset_s": sustained.throttle_onset_s, "throttle_evidence": sustained.throttle_evidence,
+            "dropped_share": sustained.dropped_share, "dropped_method": sustained.dropped_method,
+            "temperature_c": [[round(t, 1), state.hottest_c, state.thermal_status] for t, state in sustained.samples]}
+
+
 def run_json(outcome: Any) -> dict[str, Any]:
     """The stable machine-readable form of a run (scripts and nightly jobs read these names)."""
     results = []
@@ -148,6 +176,7 @@ def run_json(outcome: Any) -> dict[str, Any]:
                          "top1_agreement_with_fp32": acc.top1_agreement_with_fp32,
                          "scored_by": acc.scored_by} if acc else None,
             "warnings": list(r.warnings),
+            "sustained": _sustained_json(r.sustained) if r.sustained else None,
         })
     return {"run_id": outcome.run_id,
             "device": {"id": outcome.device.id, "platform": outcome.device.platform.value,

@@ -27,6 +27,8 @@ class RunSettings:
     # the watchdog allows 2 x max_secs of runs plus this for loading, delegate compilation and output
     watchdog_margin_s: float = 60.0
     op_profiling: bool = False  # ask the tool for per-operator times
+    # benchmark_model's --run_frequency: runs per second on a fixed schedule (catching up when late); 0: back to back
+    run_frequency_hz: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

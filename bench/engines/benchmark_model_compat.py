@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--min_secs", type=float, default=1.0)
     parser.add_argument("--max_secs", type=float, default=150.0)
     parser.add_argument("--warmup_min_secs", type=float, default=0.5)
+    parser.add_argument("--run_frequency", type=float, default=0.0)
     parser.add_argument("--use_xnnpack", type=_bool, default=True)
     parser.add_argument("--use_gpu", type=_bool, default=False)
     parser.add_argument("--use_nnapi", type=_bool, default=False)
@@ -110,18 +111,32 @@ def _feed_files(interpreter: Any, layers: dict[str, tuple[list[int] | None, str 
             interpreter.set_tensor(detail["index"], data.reshape(detail["shape"]))
 
 
-def invoke_delay_s() -> float:
-    """A simulated phone's `invoke_delay_ms` fault (its faults file, found through SIM_ROOT), in seconds."""
+def sim_faults() -> tuple[Path | None, dict[str, Any]]:
+    """A simulated phone's sandbox (SIM_ROOT) and its faults file; (None, {}) elsewhere."""
     import json
 
     root = os.environ.get("SIM_ROOT")
     if not root:
-        return 0.0
+        return None, {}
     try:
-        faults = json.loads((Path(root) / ".sim" / "faults.json").read_text())
+        return Path(root), dict(json.loads((Path(root) / ".sim" / "faults.json").read_text()))
     except (OSError, ValueError):
-        return 0.0
-    return float(faults.get("invoke_delay_ms") or 0.0) / 1000.0
+        return Path(root), {}
+
+
+def invoke_delay_s() -> float:
+    """A simulated phone's `invoke_delay_ms` fault, in seconds."""
+    return float(sim_faults()[1].get("invoke_delay_ms") or 0.0) / 1000.0
+
+
+def _heating() -> Any:
+    """A simulated phone that heats as it computes (bench.devices.android.sim.heating), or None."""
+    root, faults = sim_faults()
+    if root is None or not faults.get("heating"):
+        return None
+    from bench.devices.android.sim.heating import Heating
+
+    return Heating.from_faults(root, faults)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -191,18 +206,24 @@ def run(args: argparse.Namespace) -> int:
     _say(f"Running benchmark for at least {args.warmup_runs} iterations and at least {args.warmup_min_secs:g} "
          f"seconds but terminate if exceeding {args.max_secs:g} seconds.")
     delay = invoke_delay_s()
+    heating = _heating()
 
     def invoke() -> None:
+        started = time.perf_counter()
         interpreter.invoke()
         if delay:
             time.sleep(delay)
+        if heating is not None:
+            heating.after(time.perf_counter() - started)
 
     warmup = loop_until(invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
     _say(_count_line(warmup))
     _say(f"Running benchmark for at least {args.num_runs} iterations and at least {args.min_secs:g} seconds but "
          f"terminate if exceeding {args.max_secs:g} seconds.")
-    timed = loop_until(invoke, args.num_runs, args.min_secs, args.max_secs)
+    timed = loop_until(invoke, args.num_runs, args.min_secs, args.max_secs, args.run_frequency)
     _say(_count_line(timed))
+    if heating is not None:
+        heating.publish()
     if args.output_filepath:
         output = interpreter.get_output_details()[0]
         interpreter.get_tensor(output["index"]).tofile(args.output_filepath)

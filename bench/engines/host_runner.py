@@ -64,15 +64,26 @@ def random_input(detail: dict[str, Any], rng: np.random.Generator) -> np.ndarray
     return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
 
 
-def loop_until(invoke: Any, min_runs: int, min_secs: float, max_secs: float) -> list[float]:
-    """Invoke until both minimums are met or `max_secs` passes; return each run's milliseconds."""
+def loop_until(invoke: Any, min_runs: int, min_secs: float, max_secs: float, frequency_hz: float = 0.0,
+               starts_s: list[float] | None = None) -> list[float]:
+    """Invoke until both minimums are met or `max_secs` passes; return each run's milliseconds.
+
+    With `frequency_hz`, run k starts at k / frequency_hz (benchmark_model's --run_frequency: a run
+    that is late starts at once, catching up); `starts_s` receives each run's start since the first.
+    """
     times: list[float] = []
     start = time.perf_counter()
     while True:
+        if frequency_hz > 0:
+            wait = start + len(times) / frequency_hz - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
         before = time.perf_counter()
         invoke()
         after = time.perf_counter()
         times.append((after - before) * 1000.0)
+        if starts_s is not None:
+            starts_s.append(before - start)
         elapsed = after - start
         if (len(times) >= min_runs and elapsed >= min_secs) or (max_secs > 0 and elapsed >= max_secs):
             return times
@@ -97,7 +108,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for detail in interpreter.get_input_details():
         interpreter.set_tensor(detail["index"], random_input(detail, rng))
     warmup_ms = loop_until(interpreter.invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
-    latencies_ms = loop_until(interpreter.invoke, args.num_runs, args.min_secs, args.max_secs)
+    starts_s: list[float] = []
+    timed_start = time.perf_counter()
+    latencies_ms = loop_until(interpreter.invoke, args.num_runs, args.min_secs, args.max_secs, args.run_frequency,
+                              starts_s)
+    timed_s = time.perf_counter() - timed_start
     # read before the accuracy pass, whose image buffers are not the model's memory
     timed_peak_mb = peak_rss_mb()
     inputs = interpreter.get_input_details()
@@ -118,6 +133,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "first_inference_ms": warmup_ms[0],
         "warmup_ms": warmup_ms,
         "latencies_ms": latencies_ms,
+        "run_starts_s": starts_s,
+        "timed_s": timed_s,
         "peak_rss_start_mb": rss_start_mb,
         "peak_rss_after_init_mb": rss_after_init_mb,
         "peak_rss_mb": timed_peak_mb,
@@ -195,6 +212,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max_secs", type=float, default=150.0)
     parser.add_argument("--warmup_runs", type=int, default=1)
     parser.add_argument("--warmup_min_secs", type=float, default=0.5)
+    parser.add_argument("--run_frequency", type=float, default=0.0, help="runs per second on a schedule; 0: back "
+                        "to back")
     parser.add_argument("--use_xnnpack", type=_bool, default=True)
     parser.add_argument("--input_shape", type=_shape, default=None, help="resize a dynamic input, e.g. 1,160,160,3")
     parser.add_argument("--classify_inputs", type=Path, default=None, help="uint8 (N, H, W, 3) .npy of images")

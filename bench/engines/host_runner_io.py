@@ -20,7 +20,8 @@ def raw_run_from_report(report: dict[str, Any], raw_output: str) -> RawRun:
             peak_rss_after_init_mb=float(report["peak_rss_after_init_mb"]),
             peak_rss_mb=float(report["peak_rss_mb"]), model_size_bytes=int(report["model_size_bytes"]),
             input_shape=tuple(int(d) for d in shapes[0]) if shapes else (), accelerator_used=report["accelerator"],
-            raw_output=raw_output,
+            raw_output=raw_output, run_starts_s=tuple(float(v) for v in report.get("run_starts_s") or ()),
+            timed_s=float(report["timed_s"]) if report.get("timed_s") is not None else None,
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ResultFormatError(f"host runner report lacks {exc}; is bench installed twice in different versions?")\

@@ -185,6 +185,35 @@ def latency_histogram(result: JobResult) -> str | None:
     return _svg(figure)
 
 
+def sustained(result: JobResult) -> str | None:
+    """A sustained job over time: each window's median (or mean) latency, with p90 where measured, the frame
+    budget, the onset of throttling, and the device's hottest temperature on a second axis."""
+    run = result.sustained
+    if run is None or not run.windows:
+        return None
+    figure = _figure(7.5, 3.4)
+    axes = figure.add_subplot()
+    middle = [w.start_s + w.timed_s / 2 for w in run.windows]
+    axes.plot(middle, [w.center_ms or np.nan for w in run.windows], marker="o", markersize=3, linewidth=1,
+              label="median per window" if all(w.latencies_ms for w in run.windows) else "mean per window")
+    if all(w.latencies_ms for w in run.windows):
+        axes.plot(middle, [float(np.percentile(w.latencies_ms, 90)) for w in run.windows], linewidth=0.8,
+                  linestyle="--", label="p90 per window")
+    if run.rate_hz:
+        axes.axhline(1000.0 / run.rate_hz, color="grey", linewidth=0.8, label=f"frame budget at {run.rate_hz:g} FPS")
+    if run.throttle_onset_s is not None:
+        axes.axvline(run.throttle_onset_s, color="red", linestyle=":", linewidth=1, label="throttling from here")
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel("latency (ms)")
+    heat = [(t, s.hottest_c) for t, s in run.samples if s.hottest_c is not None]
+    if heat:
+        twin = axes.twinx()
+        twin.plot([t for t, _ in heat], [c for _, c in heat], color="tab:red", linewidth=1, alpha=0.7)
+        twin.set_ylabel("hottest temperature (°C)", color="tab:red")
+    axes.legend(fontsize=7, loc="upper left", frameon=False)
+    return _svg(figure)
+
+
 MAX_TREND_SERIES = 12
 
 

@@ -264,12 +264,15 @@ def _render_run(writer: _Writer, data: RunData, device_href: str) -> None:
         page = job_pages[job.job_id]
         histogram = page.removesuffix(".html") + ".svg"
         has_histogram = writer.plot(f"{base}/{histogram}", plots.latency_histogram(job))
+        over_time = page.removesuffix(".html") + "-sustained.svg"
+        has_over_time = writer.plot(f"{base}/{over_time}", plots.sustained(job))
         writer.page(f"{base}/{page}", "job.html", title=job.job_id, job=job, run_id=record.run_id,
                     run_href="../index.html", device=record.device, device_href=f"../../../{device_href}",
                     numbers=_numbers(job), state=_state_rows(job.state_before, job.state_after),
                     op_types=(job.raw.op_profile or {}).get("by_type", []) if job.raw else [],
                     op_slowest=_slowest_ops(job),
                     histogram=histogram.removeprefix("jobs/") if has_histogram else None,
+                    over_time=over_time.removeprefix("jobs/") if has_over_time else None,
                     raw_output=job.raw.raw_output if job.raw else "")
 
 

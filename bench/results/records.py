@@ -62,6 +62,13 @@ class DeviceState:
     screen_on: bool | None = None
     fixed_performance: bool | None = None  # Android's fixed performance mode: on, failed to turn on, not asked
 
+    @property
+    def hottest_c(self) -> float | None:
+        """The hottest CPU reading (zones whose name says cpu), else the hottest of any."""
+        cpu = [v for k, v in self.temperatures_c.items() if "cpu" in k.lower()]
+        values = cpu or list(self.temperatures_c.values())
+        return max(values) if values else None
+
     def to_dict(self) -> dict[str, Any]:
         return {"fixed_performance": self.fixed_performance, "captured_at": self.captured_at,
                 "temperatures_c": dict(self.temperatures_c),
@@ -112,9 +119,14 @@ class RawRun:
     sampled_phys_footprint_peak_mb: float | None = None
     # Core ML's compute plan (iOS 17.4+): how many operations each compute device was given
     compute_plan: dict[str, int] | None = None
+    # where the tool gives them: each timed run's start since the first (s), and the timed runs' wall time
+    # (s, sleeps of --run_frequency included)
+    run_starts_s: tuple[float, ...] = ()
+    timed_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"compile_ms": self.compile_ms, "phys_footprint_after_load_mb": self.phys_footprint_after_load_mb,
+        return {"run_starts_s": list(self.run_starts_s), "timed_s": self.timed_s, "compile_ms": self.compile_ms,
+                "phys_footprint_after_load_mb": self.phys_footprint_after_load_mb,
                 "phys_footprint_peak_mb": self.phys_footprint_peak_mb,
                 "sampled_phys_footprint_peak_mb": self.sampled_phys_footprint_peak_mb,
                 "compute_plan": self.compute_plan, "op_profile": self.op_profile, "summary_ms": self.summary_ms,
@@ -144,7 +156,8 @@ class RawRun:
                    phys_footprint_after_load_mb=data.get("phys_footprint_after_load_mb"),
                    phys_footprint_peak_mb=data.get("phys_footprint_peak_mb"),
                    sampled_phys_footprint_peak_mb=data.get("sampled_phys_footprint_peak_mb"),
-                   compute_plan=data.get("compute_plan"))
+                   compute_plan=data.get("compute_plan"), run_starts_s=tuple(data.get("run_starts_s") or ()),
+                   timed_s=data.get("timed_s"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,6 +198,71 @@ class AccuracyResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SustainedWindow:
+    """One launch of the tool in a sustained job: its timed runs, every latency where the tool gives them."""
+
+    start_s: float  # when its timed runs began, since the job's first window
+    timed_s: float  # the timed runs' wall time, --run_frequency's sleeps included
+    count: int
+    latencies_ms: tuple[float, ...] = ()
+    mean_ms: float | None = None  # the tool's summary, where it gives no per-run list
+    std_ms: float | None = None
+
+    @property
+    def center_ms(self) -> float | None:
+        """The window's median latency, or the tool's mean where that is all it gives."""
+        if self.latencies_ms:
+            ordered = sorted(self.latencies_ms)
+            middle = len(ordered) // 2
+            return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+        return self.mean_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start_s": self.start_s, "timed_s": self.timed_s, "count": self.count,
+                "latencies_ms": list(self.latencies_ms), "mean_ms": self.mean_ms, "std_ms": self.std_ms}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SustainedWindow:
+        return cls(start_s=data["start_s"], timed_s=data["timed_s"], count=data["count"],
+                   latencies_ms=tuple(data.get("latencies_ms") or ()), mean_ms=data.get("mean_ms"),
+                   std_ms=data.get("std_ms"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SustainedResult:
+    """A sustained job: the model run for `duration_s` (at `rate_hz`, or back to back), window by window,
+    with the device's state sampled alongside, and what bench.results.sustained found in them."""
+
+    duration_s: float
+    rate_hz: float  # 0: back to back
+    window_s: float
+    windows: tuple[SustainedWindow, ...]
+    samples: tuple[tuple[float, DeviceState], ...]  # (seconds since the first window, state)
+    minutes: tuple[dict[str, Any], ...] = ()  # minute, p50/p90/p99/mean ms, fps, dropped_share
+    throttle_onset_s: float | None = None
+    throttle_evidence: str = ""
+    dropped_share: float | None = None  # of the frames offered at rate_hz
+    dropped_method: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"duration_s": self.duration_s, "rate_hz": self.rate_hz, "window_s": self.window_s,
+                "windows": [w.to_dict() for w in self.windows],
+                "samples": [{"t_s": t, "state": state.to_dict()} for t, state in self.samples],
+                "minutes": [dict(m) for m in self.minutes], "throttle_onset_s": self.throttle_onset_s,
+                "throttle_evidence": self.throttle_evidence, "dropped_share": self.dropped_share,
+                "dropped_method": self.dropped_method}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SustainedResult:
+        return cls(duration_s=data["duration_s"], rate_hz=data["rate_hz"], window_s=data["window_s"],
+                   windows=tuple(SustainedWindow.from_dict(w) for w in data["windows"]),
+                   samples=tuple((s["t_s"], DeviceState.from_dict(s["state"])) for s in data["samples"]),
+                   minutes=tuple(data.get("minutes") or ()), throttle_onset_s=data.get("throttle_onset_s"),
+                   throttle_evidence=data.get("throttle_evidence", ""), dropped_share=data.get("dropped_share"),
+                   dropped_method=data.get("dropped_method"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobResult:
     """Everything one job produced, with what makes it comparable to another."""
 
@@ -204,9 +282,11 @@ class JobResult:
     state_after: DeviceState | None = None
     # the cool-down gate before the job: below_c, waited_s, start_temp_c, end_temp_c, reached
     cooldown: dict[str, Any] | None = None
+    sustained: SustainedResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "model": self.model, "variant": self.variant,
+        return {"sustained": self.sustained.to_dict() if self.sustained else None, "job_id": self.job_id,
+                "model": self.model, "variant": self.variant,
                 "model_sha256": self.model_sha256, "accelerator": self.accelerator, "threads": self.threads,
                 "status": self.status.value, "error": self.error, "raw": self.raw.to_dict() if self.raw else None,
                 "latency_ms": self.latency_ms.to_dict() if self.latency_ms else None,
@@ -225,4 +305,5 @@ class JobResult:
                    status=JobStatus(data["status"]), error=data.get("error"), raw=opt("raw", RawRun),
                    latency_ms=opt("latency_ms", LatencyStats), warnings=tuple(data.get("warnings") or ()),
                    accuracy=opt("accuracy", AccuracyResult), state_before=opt("state_before", DeviceState),
-                   state_after=opt("state_after", DeviceState), cooldown=data.get("cooldown"))
+                   state_after=opt("state_after", DeviceState), cooldown=data.get("cooldown"),
+                   sustained=opt("sustained", SustainedResult))

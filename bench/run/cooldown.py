@@ -24,10 +24,7 @@ class Cooldown:
 
 
 def hottest_c(state: DeviceState) -> float | None:
-    """The hottest CPU reading (zones whose name says cpu), else the hottest of any."""
-    cpu = [v for k, v in state.temperatures_c.items() if "cpu" in k.lower()]
-    values = cpu or list(state.temperatures_c.values())
-    return max(values) if values else None
+    return state.hottest_c
 
 
 def wait_until_cool(device: Device, below_c: float, timeout_s: float, poll_s: float = 5.0,

@@ -23,12 +23,13 @@ judged against its history (bench.run.history).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -263,16 +264,22 @@ def conclude(phone: PhoneNight, store: Store, settings: LabSettings) -> None:
     phone.verdicts = judge_run(store, phone.run_id, window=settings.window)
 
 
-def _phone_night(phone: PhoneNight, config: Config, settings: LabSettings, entry: InventoryEntry | None,
-                 store_path: Path, cache_root: Path, built: Built, save: Callable[[], None]) -> None:
+@contextlib.contextmanager
+def phone_session(phone: PhoneNight, save: Callable[[], None]) -> Iterator[None]:
+    """Time a phone's night, set the phone aside on a BenchError (its store, say), and save the night after."""
     started = time.monotonic()
     try:
-        with Store(store_path) as store:
-            measure_phone(phone, config, settings, entry, store, cache_root, built,
-                          report=lambda kind, _: save() if kind != "result" else None)
-            conclude(phone, store, settings)
+        yield
     except BenchError as exc:
         phone.status, phone.reasons = "quarantined", [*phone.reasons, str(exc)]
     finally:
         phone.wall_s = time.monotonic() - started
         save()
+
+
+def _phone_night(phone: PhoneNight, config: Config, settings: LabSettings, entry: InventoryEntry | None,
+                 store_path: Path, cache_root: Path, built: Built, save: Callable[[], None]) -> None:
+    with phone_session(phone, save), Store(store_path) as store:
+        measure_phone(phone, config, settings, entry, store, cache_root, built,
+                      report=lambda kind, _: save() if kind != "result" else None)
+        conclude(phone, store, settings)

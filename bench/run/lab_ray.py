@@ -23,7 +23,6 @@ import queue
 import tarfile
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -36,7 +35,7 @@ from bench.models.build import BuildOutcome
 from bench.paths import cache_dir
 from bench.results.records import JobResult
 from bench.results.store import RunRecord, Store
-from bench.run.lab import Built, LabSettings, PhoneNight, conclude, measure_phone
+from bench.run.lab import Built, LabSettings, PhoneNight, conclude, measure_phone, phone_session
 
 log = logging.getLogger(__name__)
 
@@ -102,37 +101,30 @@ class RayLab:
         import ray
         from ray.exceptions import RayError, RayTaskError
 
-        started = time.monotonic()
-        try:
-            with Store(store_path) as store:
-                if phone.alias not in _advertised():
-                    phone.status = "quarantined"
-                    phone.reasons = [f"no lab node advertises {phone.alias}: run `python -m bench lab node --ray "
-                                     f"{self.address}` on the host it is plugged into"]
-                    return
-                seed = _seed(store, phone.run_id)
-                task = ray.remote(phone_events).options(
-                    resources={phone_resource(phone.alias): 1}, num_cpus=0, max_retries=0,
-                    name=f"bench-lab-{phone.alias}",
-                ).remote(phone.alias, config, settings, entry, seed, self._ship(built))
-                try:
-                    for kind, payload in _events(task, phone.alias):
-                        _take(kind, payload, phone, store)
-                        if kind != "result":
-                            save()
-                except RayTaskError as exc:  # our code on the node raised past measure_phone: a bug, not the link
-                    phone.status, phone.reasons = "quarantined", [*phone.reasons, f"internal error on its node: {exc}"]
-                except (RayError, _NodeLeft) as exc:
-                    phone.status = "lost"
-                    phone.reasons = [*phone.reasons, f"its lab node went away mid-night ({_short(exc)}); what it had "
-                                     "not finished is not run: restart `python -m bench lab node` on its host, then "
-                                     "`python -m bench lab run --resume NIGHT --ray ADDRESS`"]
-                conclude(phone, store, settings)
-        except BenchError as exc:
-            phone.status, phone.reasons = "quarantined", [*phone.reasons, str(exc)]
-        finally:
-            phone.wall_s = time.monotonic() - started
-            save()
+        with phone_session(phone, save), Store(store_path) as store:
+            if phone.alias not in _advertised():
+                phone.status = "quarantined"
+                phone.reasons = [f"no lab node advertises {phone.alias}: run `python -m bench lab node --ray "
+                                 f"{self.address}` on the host it is plugged into"]
+                return
+            seed = _seed(store, phone.run_id)
+            task = ray.remote(phone_events).options(
+                resources={phone_resource(phone.alias): 1}, num_cpus=0, max_retries=0,
+                name=f"bench-lab-{phone.alias}",
+            ).remote(phone.alias, config, settings, entry, seed, self._ship(built))
+            try:
+                for kind, payload in _events(task, phone.alias):
+                    _take(kind, payload, phone, store)
+                    if kind != "result":
+                        save()
+            except RayTaskError as exc:  # our code on the node raised past measure_phone: a bug, not the link
+                phone.status, phone.reasons = "quarantined", [*phone.reasons, f"internal error on its node: {exc}"]
+            except (RayError, _NodeLeft) as exc:
+                phone.status = "lost"
+                phone.reasons = [*phone.reasons, f"its lab node went away mid-night ({_short(exc)}); what it had "
+                                 "not finished is not run: restart `python -m bench lab node` on its host, then "
+                                 "resume the night"]
+            conclude(phone, store, settings)
 
 
 def _advertised() -> set[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import __version__
 from bench.config import Config, config_from_dict
-from bench.devices.base import Device, ModelJob, RunSettings
+from bench.devices.base import Device, Execution, ModelJob, RunSettings
 from bench.devices.inventory import InventoryEntry
 from bench.errors import BenchError, DeviceError
 from bench.models.build import BuildOutcome, BuildSettings, build_variants
@@ -33,6 +33,7 @@ from bench.results.store import Store
 from bench.run.accuracy import EvalImages, eval_images, first_choices, host_reference, score, score_by_tool
 from bench.run.cooldown import hottest_c, wait_until_cool
 from bench.run.devices import open_device
+from bench.run.sustained import SustainedPlan, measure_sustained, sustained_plan
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,9 @@ def build_for(config: Config, jobs: list[Job], cache_root: Path,
 
 
 def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSettings, images: EvalImages | None,
-             references: References, gate: tuple[float, float] | None = None) -> JobResult:
-    """Run one job; raise BenchError when it cannot be measured."""
+             references: References, gate: tuple[float, float] | None = None,
+             plan: SustainedPlan | None = None) -> JobResult:
+    """Run one job (a sustained one with `plan`, without accuracy); raise BenchError when it cannot be measured."""
     if built.error or built.manifest is None or built.path is None:
         raise BenchError(f"variant not built: {built.error}")
     manifest = built.manifest
@@ -131,7 +133,12 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
                     "end_temp_c": cooled.end_temp_c, "reached": cooled.reached}
     before = device.snapshot()
     device.prepare(model_job)
-    execution = device.execute(model_job, inputs)
+    sustained = None
+    if plan is not None:  # one long job
+        sustained, raw = measure_sustained(device, model_job, plan)
+        execution = Execution(raw=raw)
+    else:
+        execution = device.execute(model_job, inputs)
     raw = execution.raw
     accuracy = None
     if images is not None and data is not None and execution.top5 is None and execution.tool_accuracy:
@@ -153,10 +160,12 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
             references[key] = first_choices(accuracy, data.names)
     after = device.snapshot()
     stats, warnings = summarize(raw.latencies_ms, raw.summary_ms)
+    if sustained is not None:  # its drift and its heat are what it measures, reported as such, not as noise
+        warnings = []
     if settings.op_profiling and raw.op_profile is None:  # the timing stands; only the breakdown is missing
         log.warning("%s: op profiling was asked for, but %s printed no operator table", job.job_id, raw.engine)
     heated = _heating_c(before, after)
-    if heated is not None and heated > HEATING_LIMIT_C:
+    if heated is not None and heated > HEATING_LIMIT_C and sustained is None:
         warnings.append(f"the device heated by {heated:.1f} °C during the job: it may have throttled; "
                         "add a cool-down (--cooldown-below-c) or fewer runs per job")
     if after.thermal_status in THROTTLED_STATUS:
@@ -170,7 +179,7 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
         job_id=job.job_id, model=job.model, variant=job.variant if job.input_size is None else f"{job.variant}@{size}",
         model_sha256=manifest.sha256, accelerator=job.accelerator, threads=job.threads, status=JobStatus.OK,
         raw=raw, latency_ms=stats, warnings=tuple(warnings),
-        accuracy=accuracy, state_before=before, state_after=after, cooldown=cooldown,
+        accuracy=accuracy, state_before=before, state_after=after, cooldown=cooldown, sustained=sustained,
     )
 
 
@@ -214,6 +223,9 @@ def execute_run(
     settings = RunSettings(num_runs=config.run.num_runs, min_secs=config.run.min_secs, max_secs=config.run.max_secs,
                            watchdog_margin_s=config.run.watchdog_margin_s, op_profiling=config.run.op_profiling,
                            warmup_runs=config.run.warmup_runs, warmup_min_secs=config.run.warmup_min_secs)
+    plan = sustained_plan(config.run)
+    if plan and images:
+        log.warning("a sustained run measures no accuracy; run without --sustained for the accuracy columns")
     stopped: str | None = None
     not_run: tuple[str, ...] = ()
     failed_in_a_row = 0
@@ -223,8 +235,8 @@ def execute_run(
             bar.describe(job.job_id + (" + accuracy" if images else ""))
             for attempt in range(hooks.retries + 1):
                 try:
-                    result = _measure(job, device, built[(job.model, job.variant)], settings, images, references,
-                                      _cooldown_gate(config, info))
+                    result = _measure(job, device, built[(job.model, job.variant)], settings,
+                                      None if plan else images, references, _cooldown_gate(config, info), plan)
                     break
                 except BenchError as exc:
                     log.error("%s failed: %s", job.job_id, exc)

@@ -155,6 +155,8 @@ class AndroidDevice:
                  "num_runs": str(s.num_runs), "warmup_runs": str(s.warmup_runs), "min_secs": str(s.min_secs),
                  "max_secs": str(s.max_secs), "warmup_min_secs": str(s.warmup_min_secs),
                  "use_xnnpack": str(job.accelerator == "xnnpack").lower()}
+        if s.run_frequency_hz > 0:  # runs on a fixed schedule, catching up when late
+            flags["run_frequency"] = f"{s.run_frequency_hz:g}"
         if job.accelerator == "gpu":
             flags["use_gpu"] = "true"
         if job.accelerator == "nnapi":

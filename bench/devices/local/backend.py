@@ -99,6 +99,8 @@ class LocalDevice:
             "--max_secs", str(s.max_secs), "--warmup_runs", str(s.warmup_runs),
             "--warmup_min_secs", str(s.warmup_min_secs), "--use_xnnpack", str(job.accelerator == "xnnpack").lower(),
         ]
+        if s.run_frequency_hz > 0:
+            command += ["--run_frequency", f"{s.run_frequency_hz:g}"]
         if job.input_shape:
             command += ["--input_shape", ",".join(str(d) for d in job.input_shape)]
         return command
