@@ -19,6 +19,8 @@
     sustained_s = 600                      # sustained jobs: each model for 10 minutes, in windows of
     window_s = 10                          # 10 s, at rate_hz = 30 (0: back to back), the device's state
     sample_every_s = 5                     # sampled every 5 s
+    concurrent = ["fp32", "int8"]          # also run these at the same time, each in its own process,
+    concurrent_s = 10                      # for 10 s: each one's slowdown against its own job, total FPS
 
     [dataset]
     imagenet = "/data/imagenet/val"        # or BENCH_IMAGENET; none = accuracy not measured
@@ -75,6 +77,9 @@ class RunConfig:
     rate_hz: float = 0.0
     window_s: float = 10.0
     sample_every_s: float = 5.0
+    # variants also run at the same time on the device, each in its own process, for concurrent_s seconds
+    concurrent: tuple[str, ...] = ()
+    concurrent_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,6 +167,10 @@ def validate(config: Config) -> Config:
         raise ConfigError("min_secs and warmup_min_secs must be at least 0, max_secs above 0")
     if run.sustained_s < 0 or run.rate_hz < 0 or run.window_s < 1 or run.sample_every_s <= 0:
         raise ConfigError("sustained_s and rate_hz must be at least 0, window_s at least 1, sample_every_s above 0")
+    if run.concurrent and (len(set(run.concurrent)) < 2 or not set(run.concurrent) <= set(run.variants)
+                           or "dynamic" in run.concurrent or run.concurrent_s <= 0):
+        raise ConfigError(f"concurrent takes two or more of the run's variants ({', '.join(run.variants)}), not "
+                          f"dynamic, and concurrent_s above 0; got {list(run.concurrent)}: add them to --variants")
     if dataset.images is not None and dataset.images < 1:
         raise ConfigError(f"images must be at least 1, got {dataset.images}")
     if dataset.subset not in SUBSET_RULES:

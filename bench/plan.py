@@ -26,15 +26,23 @@ class Job:
     accelerator: str
     threads: int
     input_size: int | None = None  # the size a dynamic model is resized to; None = the model's own
+    together: tuple[str, ...] = ()  # the variants it runs at the same time with (itself included), if any
+
+    @property
+    def solo_id(self) -> str:
+        """The id of the same job run alone (a job run together is its solo id plus `/with-...`)."""
+        return self.job_id.split("/with-", 1)[0]
 
     def to_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "device": self.device, "model": self.model, "variant": self.variant,
-                "accelerator": self.accelerator, "threads": self.threads, "input_size": self.input_size}
+                "accelerator": self.accelerator, "threads": self.threads, "input_size": self.input_size,
+                "together": list(self.together)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
         return cls(job_id=data["job_id"], device=data["device"], model=data["model"], variant=data["variant"],
-                   accelerator=data["accelerator"], threads=int(data["threads"]), input_size=data.get("input_size"))
+                   accelerator=data["accelerator"], threads=int(data["threads"]), input_size=data.get("input_size"),
+                   together=tuple(data.get("together") or ()))
 
 
 def default_threads(device_cores: int | None, reserve_core: bool = False) -> int:
@@ -90,6 +98,15 @@ def plan_jobs(config: Config, device: str, device_cores: int | None, reserve_cor
                             job_id=f"{device}/{model_label(model)}/{name}/{accelerator}/t{count}", device=device,
                             model=model, variant=variant, accelerator=accelerator, threads=count, input_size=size,
                         ))
+    together = config.run.concurrent  # after every job alone: its solo numbers are what it is compared with
+    for model in config.run.models if together else ():
+        for accelerator in accelerators_for(config, platform):
+            for count in threads:
+                for variant in together:
+                    others = "+".join(v for v in together if v != variant)
+                    jobs.append(Job(job_id=f"{device}/{model_label(model)}/{variant}/{accelerator}/t{count}/with-{others}",
+                                    device=device, model=model, variant=variant, accelerator=accelerator,
+                                    threads=count, together=together))
     ids = [job.job_id for job in jobs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

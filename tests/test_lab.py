@@ -34,8 +34,8 @@ def _night(root: Path, model: Path, capsys: pytest.CaptureFixture[str]) -> tuple
     return code, json.loads(capsys.readouterr().out)
 
 
-WAIT_MS = 4.0  # each phone's tool waits this long per inference, as a real phone's does from the host's side:
-# sub-millisecond host timings move more than 5% night to night on a shared machine
+WAIT_MS = 50.0  # each phone's tool waits this long per inference, as a real phone's does from the host's side:
+# the milliseconds a busy shared machine adds to an inference stay well under the 5% floor
 
 
 def test_nights_of_a_lab(lab: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -78,6 +78,11 @@ def register(subparsers: Any) -> None:
                           "frames are counted against it (default: back to back)")
     run.add_argument("--window-s", dest="window_s", type=float, default=None,
                      help="with --sustained: seconds per launch of the tool (10)")
+    run.add_argument("--concurrent", type=_csv, default=None, metavar="VARIANTS",
+                     help="also run these variants at the same time, each in its own process: each one's slowdown "
+                          "and the total FPS (e.g. fp32,int8)")
+    run.add_argument("--concurrent-s", dest="concurrent_s", type=float, default=None,
+                     help="with --concurrent: seconds the group runs (10)")
     run.add_argument("--resume", default=None, metavar="RUN_ID", help="finish only the jobs RUN_ID lacks")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     store_arg(run)
@@ -124,7 +129,8 @@ def _run(args: argparse.Namespace) -> int:
         benchmark_model=args.benchmark_model, cooldown_below_c=args.cooldown_below_c,
         cooldown_timeout_s=args.cooldown_timeout_s, fixed_performance=args.fixed_performance,
         op_profiling=args.op_profiling, run_eval=args.run_eval, runner_ipa=args.runner_ipa,
-        sustained_s=args.sustained_s, rate_hz=args.rate_hz, window_s=args.window_s,
+        sustained_s=args.sustained_s, rate_hz=args.rate_hz, window_s=args.window_s, concurrent=args.concurrent,
+        concurrent_s=args.concurrent_s,
     )
 
     def progress(result: Any, position: int, total: int) -> None:
@@ -142,10 +148,29 @@ def _run(args: argparse.Namespace) -> int:
         print_json(run_json(outcome))
     else:
         _print_table(outcome.run_id, outcome.device, outcome.results, outcome.accuracy_measured, "table")
+        _print_together(outcome.results)
         note(f"plots and every number of each job: python -m bench report {outcome.run_id} --format html")
     if outcome.failed:
         return EXIT_ERROR
     return EXIT_UNSTABLE if outcome.unstable else EXIT_OK
+
+
+def _print_together(results: list[Any]) -> None:
+    """Each job that ran at the same time as others: its slowdown against itself alone, and the throughput."""
+    together = [r for r in results if r.concurrent]
+    if not together:
+        return
+    print("\nrun at the same time (each in its own process):")
+    for r in together:
+        c = r.concurrent
+
+        def number(value: Any, form: str) -> str:
+            return format(value, form) if value is not None else "-"
+
+        print(f"  {r.job_id}: {number(c['slowdown'], '.2f')}x its time alone ({c['center']} "
+              f"{number(c['center_ms'], '.2f')} ms vs {number(c['solo_center_ms'], '.2f')} ms), "
+              f"{number(c['fps'], '.1f')} FPS vs {number(c['solo_fps'], '.1f')} alone; the group "
+              f"{c['group_fps']:.1f} FPS in all; the tools shared {c['shared_wall_share']:.0%} of the wall time")
 
 
 def _sustained_json(sustained: Any) -> dict[str, Any]:
@@ -177,6 +202,7 @@ def run_json(outcome: Any) -> dict[str, Any]:
                          "scored_by": acc.scored_by} if acc else None,
             "warnings": list(r.warnings),
             "sustained": _sustained_json(r.sustained) if r.sustained else None,
+            "concurrent": r.concurrent,
         })
     return {"run_id": outcome.run_id,
             "device": {"id": outcome.device.id, "platform": outcome.device.platform.value,

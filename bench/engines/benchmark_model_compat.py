@@ -21,6 +21,8 @@ the CPU. Only what was measured is printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import math
 import os
 import sys
@@ -139,6 +141,27 @@ def _heating() -> Any:
     return Heating.from_faults(root, faults)
 
 
+def _one_core() -> Any:
+    """A simulated phone with the `one_core` fault computes one inference at a time, whichever tool asks: two
+    tools launched together wait for each other, as on a phone whose big cores are all taken."""
+    root, faults = sim_faults()
+    return _OneCore(root / ".sim" / "cpu.lock") if root is not None and faults.get("one_core") else \
+        contextlib.nullcontext()
+
+
+class _OneCore:
+    """The phone's one core: an exclusive lock held for each inference."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.open("a")
+
+    def __enter__(self) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+
+
 def run(args: argparse.Namespace) -> int:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
@@ -207,14 +230,16 @@ def run(args: argparse.Namespace) -> int:
          f"seconds but terminate if exceeding {args.max_secs:g} seconds.")
     delay = invoke_delay_s()
     heating = _heating()
+    one_core = _one_core()
 
     def invoke() -> None:
-        started = time.perf_counter()
-        interpreter.invoke()
-        if delay:
-            time.sleep(delay)
-        if heating is not None:
-            heating.after(time.perf_counter() - started)
+        with one_core:
+            started = time.perf_counter()
+            interpreter.invoke()
+            if delay:
+                time.sleep(delay)
+            if heating is not None:
+                heating.after(time.perf_counter() - started)
 
     warmup = loop_until(invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
     _say(_count_line(warmup))

@@ -283,9 +283,13 @@ class JobResult:
     # the cool-down gate before the job: below_c, waited_s, start_temp_c, end_temp_c, reached
     cooldown: dict[str, Any] | None = None
     sustained: SustainedResult | None = None
+    # a job run at the same time as others (bench.run.concurrent): with whom, its slowdown against its job
+    # alone, its FPS together and alone, the group's total FPS, the share of wall time the tools shared
+    concurrent: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sustained": self.sustained.to_dict() if self.sustained else None, "job_id": self.job_id,
+        return {"sustained": self.sustained.to_dict() if self.sustained else None, "concurrent": self.concurrent,
+                "job_id": self.job_id,
                 "model": self.model, "variant": self.variant,
                 "model_sha256": self.model_sha256, "accelerator": self.accelerator, "threads": self.threads,
                 "status": self.status.value, "error": self.error, "raw": self.raw.to_dict() if self.raw else None,
@@ -306,4 +310,4 @@ class JobResult:
                    latency_ms=opt("latency_ms", LatencyStats), warnings=tuple(data.get("warnings") or ()),
                    accuracy=opt("accuracy", AccuracyResult), state_before=opt("state_before", DeviceState),
                    state_after=opt("state_after", DeviceState), cooldown=data.get("cooldown"),
-                   sustained=opt("sustained", SustainedResult))
+                   sustained=opt("sustained", SustainedResult), concurrent=data.get("concurrent"))

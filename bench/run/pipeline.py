@@ -31,6 +31,7 @@ from bench.results.records import DeviceInfo, DeviceState, JobResult, JobStatus,
 from bench.results.stats import summarize
 from bench.results.store import Store
 from bench.run.accuracy import EvalImages, eval_images, first_choices, host_reference, score, score_by_tool
+from bench.run.concurrent import contention_facts, run_together
 from bench.run.cooldown import hottest_c, wait_until_cool
 from bench.run.devices import open_device
 from bench.run.sustained import SustainedPlan, measure_sustained, sustained_plan
@@ -229,37 +230,103 @@ def execute_run(
     stopped: str | None = None
     not_run: tuple[str, ...] = ()
     failed_in_a_row = 0
+    measured = 0
+    units = _units(todo)
     with _fixed_performance(device, config.run.fixed_performance), \
             Bar(total=len(todo), desc=f"measure on {device_alias}", unit="jobs") as bar:
-        for position, job in enumerate(todo, start=1):
-            bar.describe(job.job_id + (" + accuracy" if images else ""))
+        for index, unit in enumerate(units):
+            job = unit[0]
+            bar.describe(job.job_id + (" + accuracy" if images and not job.together and not plan else "") +
+                         (f" (+{len(unit) - 1} at once)" if len(unit) > 1 else ""))
             for attempt in range(hooks.retries + 1):
                 try:
-                    result = _measure(job, device, built[(job.model, job.variant)], settings,
-                                      None if plan else images, references, _cooldown_gate(config, info), plan)
+                    if job.together:
+                        unit_results = _measure_together(unit, device, built, settings, config,
+                                                         store.job_results(run_id), _cooldown_gate(config, info))
+                    else:
+                        unit_results = [_measure(job, device, built[(job.model, job.variant)], settings,
+                                                 None if plan else images, references, _cooldown_gate(config, info),
+                                                 plan)]
                     break
                 except BenchError as exc:
                     log.error("%s failed: %s", job.job_id, exc)
-                    result = JobResult(job_id=job.job_id, model=job.model, variant=job.variant, model_sha256="",
-                                       accelerator=job.accelerator, threads=job.threads, status=JobStatus.FAILED,
-                                       error=str(exc))
+                    unit_results = [_failed(j, str(exc)) for j in unit]
                     if not isinstance(exc, DeviceError) or attempt == hooks.retries:
                         break  # a tool or a model that failed would fail again
                     if hooks.on_retry:
                         hooks.on_retry(job.job_id, attempt + 1, str(exc))
-            store.save_job(run_id, result)
-            bar.advance(1)
-            if on_job:
-                on_job(result, position, len(todo))
-            failed_in_a_row = failed_in_a_row + 1 if result.status is JobStatus.FAILED else 0
+            for result in unit_results:
+                store.save_job(run_id, result)
+                measured += 1
+                bar.advance(1)
+                if on_job:
+                    on_job(result, measured, len(todo))
+            failed_in_a_row = failed_in_a_row + 1 if unit_results[-1].status is JobStatus.FAILED else 0
             if hooks.stop_after_failures and failed_in_a_row >= hooks.stop_after_failures:
-                stopped = f"{failed_in_a_row} jobs in a row failed, the last with: {result.error}"
-                not_run = tuple(j.job_id for j in todo[position:])
+                stopped = f"{failed_in_a_row} jobs in a row failed, the last with: {unit_results[-1].error}"
+                not_run = tuple(j.job_id for later in units[index + 1:] for j in later)
                 break
     order = {job.job_id: i for i, job in enumerate(jobs)}
     results = sorted(store.job_results(run_id), key=lambda r: order.get(r.job_id, len(order)))
     return RunOutcome(run_id=run_id, device=info, results=results, accuracy_measured=images is not None,
                       stopped=stopped, not_run=not_run)
+
+
+def _units(todo: list[Job]) -> list[list[Job]]:
+    """What is measured in one go: a job alone, or the jobs of a group that run at the same time."""
+    units: list[list[Job]] = []
+    for job in todo:
+        last = units[-1][0] if units else None
+        if job.together and last is not None and last.together == job.together and \
+                (last.model, last.accelerator, last.threads) == (job.model, job.accelerator, job.threads):
+            units[-1].append(job)
+        else:
+            units.append([job])
+    return units
+
+
+def _failed(job: Job, error: str) -> JobResult:
+    return JobResult(job_id=job.job_id, model=job.model, variant=_variant_label(job), model_sha256="",
+                     accelerator=job.accelerator, threads=job.threads, status=JobStatus.FAILED, error=error)
+
+
+def _variant_label(job: Job) -> str:
+    """The variant as tables show it: `int8`, `dynamic@160`, or `int8 with fp32` for a job run together."""
+    if job.together:
+        return f"{job.variant} with {'+'.join(v for v in job.together if v != job.variant)}"
+    return job.variant if job.input_size is None else f"{job.variant}@{job.input_size}"
+
+
+def _measure_together(unit: list[Job], device: Device, built: dict[tuple[str, str], BuildOutcome],
+                      settings: RunSettings, config: Config, stored: list[JobResult],
+                      gate: tuple[float, float] | None) -> list[JobResult]:
+    """Run a group's jobs at the same time; each one's result says what the others did to it."""
+    model_jobs = []
+    for job in unit:
+        outcome = built[(job.model, job.variant)]
+        if outcome.error or outcome.manifest is None or outcome.path is None:
+            raise BenchError(f"variant {job.variant} not built: {outcome.error}")
+        model_jobs.append(ModelJob(job_id=job.job_id, model_path=outcome.path, model_sha256=outcome.manifest.sha256,
+                                   accelerator=job.accelerator, threads=job.threads, input_shape=None,
+                                   input_name=outcome.manifest.inputs[0].name, settings=settings))
+    if gate is not None:
+        wait_until_cool(device, gate[0], gate[1])
+    before = device.snapshot()
+    for model_job in model_jobs:
+        device.prepare(model_job)
+    group = run_together(device, model_jobs, config.run.concurrent_s)
+    after = device.snapshot()
+    alone = {r.job_id: r for r in stored if r.status is JobStatus.OK}
+    variants = unit[0].together
+    results = []
+    for job, model_job, mine in zip(unit, model_jobs, group, strict=True):
+        stats, _ = summarize(mine.raw.latencies_ms, mine.raw.summary_ms)  # contention is what it measures
+        facts = contention_facts(job.variant, mine, group, variants, alone.get(job.solo_id))
+        results.append(JobResult(job_id=job.job_id, model=job.model, variant=_variant_label(job),
+                                 model_sha256=model_job.model_sha256, accelerator=job.accelerator,
+                                 threads=job.threads, status=JobStatus.OK, raw=mine.raw, latency_ms=stats,
+                                 state_before=before, state_after=after, concurrent=facts))
+    return results
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ paying ~0.2 s of interpreter start and imports per run. Elsewhere each run is a 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -16,7 +17,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,33 +81,44 @@ class _ForkServer:
         return int(ended["returncode"])
 
 
-_server: _ForkServer | None = None
+_idle: list[_ForkServer] = []  # one per runner that runs at the same time as another (bench run --concurrent)
+_lock = threading.Lock()
 
 
-def _fork_server() -> _ForkServer | None:
-    global _server
+@contextlib.contextmanager
+def _fork_server() -> Iterator[_ForkServer | None]:
+    """An idle fork server for one run (a new one when every other is busy); None off Linux."""
     if not sys.platform.startswith("linux"):
-        return None
-    if _server is None or not _server.alive():
-        _server = _ForkServer()
-        atexit.register(_server.close)
-    return _server
+        yield None
+        return
+    with _lock:
+        alive = [s for s in _idle if s.alive()]
+        server = alive.pop() if alive else None
+        _idle[:] = alive
+    if server is None:
+        server = _ForkServer()
+        atexit.register(server.close)
+    try:
+        yield server
+    finally:
+        with _lock:
+            _idle.append(server)
 
 
 def run_runner(argv: list[str], timeout_s: float) -> Finished:
     """Run `host_runner.main(argv)` in its own process; kill it past `timeout_s`."""
-    server = _fork_server()
-    if server is None:
-        try:
-            done = subprocess.run([sys.executable, "-m", "bench.engines.host_runner", *argv],
-                                  capture_output=True, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            return Finished(None, "", "")
-        return Finished(done.returncode, done.stdout, done.stderr)
-    with tempfile.TemporaryDirectory(prefix="bench-runner-") as folder:
-        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
-        returncode = server.run(argv, out, err, timeout_s)
-        return Finished(returncode, _text(out), _text(err))
+    with _fork_server() as server:
+        if server is None:
+            try:
+                done = subprocess.run([sys.executable, "-m", "bench.engines.host_runner", *argv],
+                                      capture_output=True, text=True, timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                return Finished(None, "", "")
+            return Finished(done.returncode, done.stdout, done.stderr)
+        with tempfile.TemporaryDirectory(prefix="bench-runner-") as folder:
+            out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+            returncode = server.run(argv, out, err, timeout_s)
+            return Finished(returncode, _text(out), _text(err))
 
 
 def _text(path: Path) -> str:
