@@ -22,6 +22,12 @@
     concurrent = ["fp32", "int8"]          # also run these at the same time, each in its own process,
     concurrent_s = 10                      # for 10 s: each one's slowdown against its own job, total FPS
 
+    [[run.pipelines]]                      # models fed one after another, frame by frame (the host)
+    name = "int8-then-fp32"                # a small model on every frame, a big one on every fifth
+    stages = [{ variant = "int8" }, { variant = "fp32", every = 5 }]   # model: the run's first by default
+    frames = 300
+    rate_hz = 30                           # optional: frames offered at this rate; dropped frames counted
+
     [dataset]
     imagenet = "/data/imagenet/val"        # or BENCH_IMAGENET; none = accuracy not measured
     images = 500                           # evaluation images (all of the split when left out)
@@ -36,6 +42,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -80,6 +87,8 @@ class RunConfig:
     # variants also run at the same time on the device, each in its own process, for concurrent_s seconds
     concurrent: tuple[str, ...] = ()
     concurrent_s: float = 10.0
+    # pipelines of models fed one after another per frame (bench.run.pipelines); [[run.pipelines]] tables
+    pipelines: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,6 +180,8 @@ def validate(config: Config) -> Config:
                            or "dynamic" in run.concurrent or run.concurrent_s <= 0):
         raise ConfigError(f"concurrent takes two or more of the run's variants ({', '.join(run.variants)}), not "
                           f"dynamic, and concurrent_s above 0; got {list(run.concurrent)}: add them to --variants")
+    for pipeline in run.pipelines:
+        _check_pipeline(pipeline)
     if dataset.images is not None and dataset.images < 1:
         raise ConfigError(f"images must be at least 1, got {dataset.images}")
     if dataset.subset not in SUBSET_RULES:
@@ -180,6 +191,25 @@ def validate(config: Config) -> Config:
     if build.calibration_images < 1 or build.prune_images < 1 or build.prune_budget_s < 0:
         raise ConfigError("calibration_images and prune_images must be at least 1, prune_budget_s at least 0")
     return config
+
+
+_PIPELINE_KEYS = {"name", "stages", "frames", "rate_hz"}
+
+
+def _check_pipeline(pipeline: Any) -> None:
+    example = 'name = "small-then-big", stages = [{ variant = "int8" }, { variant = "fp32", every = 5 }]'
+    if not isinstance(pipeline, dict) or not set(pipeline) <= _PIPELINE_KEYS or \
+            not re.fullmatch(r"[A-Za-z0-9_.+-]+", str(pipeline.get("name", ""))):
+        raise ConfigError(f"each [[run.pipelines]] needs a name (letters, digits, - _ . +) and stages, and may set "
+                          f"frames and rate_hz: {example}")
+    stages = pipeline.get("stages")
+    if not isinstance(stages, list) or not stages or not all(
+            isinstance(st, dict) and st.get("variant") and set(st) <= {"model", "variant", "every"}
+            and isinstance(st.get("every", 1), int) and st.get("every", 1) >= 1 for st in stages):
+        raise ConfigError(f"pipeline {pipeline['name']}: stages are tables with a variant, and maybe a model and "
+                          f"every (a whole number of frames, at least 1): {example}")
+    if int(pipeline.get("frames", 300)) < 1 or float(pipeline.get("rate_hz", 0)) < 0:
+        raise ConfigError(f"pipeline {pipeline['name']}: frames must be at least 1 and rate_hz at least 0")
 
 
 def read_toml(path: Path, missing: str) -> dict[str, Any]:

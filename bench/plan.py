@@ -27,6 +27,7 @@ class Job:
     threads: int
     input_size: int | None = None  # the size a dynamic model is resized to; None = the model's own
     together: tuple[str, ...] = ()  # the variants it runs at the same time with (itself included), if any
+    pipeline: str | None = None  # the name of the [[run.pipelines]] it runs (model: its first stage's)
 
     @property
     def solo_id(self) -> str:
@@ -36,13 +37,13 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "device": self.device, "model": self.model, "variant": self.variant,
                 "accelerator": self.accelerator, "threads": self.threads, "input_size": self.input_size,
-                "together": list(self.together)}
+                "together": list(self.together), "pipeline": self.pipeline}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
         return cls(job_id=data["job_id"], device=data["device"], model=data["model"], variant=data["variant"],
                    accelerator=data["accelerator"], threads=int(data["threads"]), input_size=data.get("input_size"),
-                   together=tuple(data.get("together") or ()))
+                   together=tuple(data.get("together") or ()), pipeline=data.get("pipeline"))
 
 
 def default_threads(device_cores: int | None, reserve_core: bool = False) -> int:
@@ -107,6 +108,13 @@ def plan_jobs(config: Config, device: str, device_cores: int | None, reserve_cor
                     jobs.append(Job(job_id=f"{device}/{model_label(model)}/{variant}/{accelerator}/t{count}/with-{others}",
                                     device=device, model=model, variant=variant, accelerator=accelerator,
                                     threads=count, together=together))
+    for pipeline in config.run.pipelines:
+        first = pipeline["stages"][0].get("model") or config.run.models[0]
+        for accelerator in accelerators_for(config, platform):
+            for count in threads:
+                jobs.append(Job(job_id=f"{device}/pipeline-{pipeline['name']}/{accelerator}/t{count}", device=device,
+                                model=first, variant="pipeline", accelerator=accelerator, threads=count,
+                                pipeline=pipeline["name"]))
     ids = [job.job_id for job in jobs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

@@ -39,6 +39,21 @@ def test_a_sustained_run_on_the_host(tiny_tflite: Path, tmp_path: Path, monkeypa
     assert "Sustained run" in page and 'id="minutes"' in page and "-sustained.svg" in page
 
 
+def test_a_model_slower_than_the_frame_budget_drops_frames_on_the_host(
+        lite0_variants, session_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("BENCH_CACHE", str(session_cache))  # the session's variants: nothing is rebuilt
+    capsys.readouterr()
+    assert main(["run", "--device", "local", "--variants", "fp16", "--threads", "1", "--sustained", "6s",
+                 "--window-s", "2", "--rate", "200", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    sustained = result["sustained"]
+    budget_ms = 1000 / 200  # EfficientNet-Lite0 takes several times that on one core of this host
+    assert result["latency_ms"]["p50"] > budget_ms and sustained["dropped_share"] > 0.3, sustained
+    assert sustained["minutes"][0]["fps"] < 200 * (1 - sustained["dropped_share"]) * 1.2
+
+
 @pytest.fixture(scope="module")
 def phone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with simulated_phones(tmp_path_factory.mktemp("sustained"), 1) as phones:

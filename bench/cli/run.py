@@ -149,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _print_table(outcome.run_id, outcome.device, outcome.results, outcome.accuracy_measured, "table")
         _print_together(outcome.results)
+        _print_pipelines(outcome.results)
         note(f"plots and every number of each job: python -m bench report {outcome.run_id} --format html")
     if outcome.failed:
         return EXIT_ERROR
@@ -171,6 +172,20 @@ def _print_together(results: list[Any]) -> None:
               f"{number(c['center_ms'], '.2f')} ms vs {number(c['solo_center_ms'], '.2f')} ms), "
               f"{number(c['fps'], '.1f')} FPS vs {number(c['solo_fps'], '.1f')} alone; the group "
               f"{c['group_fps']:.1f} FPS in all; the tools shared {c['shared_wall_share']:.0%} of the wall time")
+
+
+def _print_pipelines(results: list[Any]) -> None:
+    """Each pipeline: frames per second, dropped frames, and what each stage took."""
+    for r in (r for r in results if r.pipeline):
+        p = r.pipeline
+        dropped = f", {p['dropped_share']:.1%} of frames dropped at {p['rate_hz']:g} FPS" if p["dropped_share"] \
+            is not None else ""
+        fps = f"{p['fps']:.1f}" if p["fps"] is not None else "-"
+        print(f"\n{r.model}: {p['frames']} frames, {fps} FPS{dropped}; per frame p50 {r.latency_ms.p50:.2f} ms, "
+              f"p99 {r.latency_ms.p99:.2f} ms")
+        for stage in p["stages"]:
+            print(f"  {stage['model']} {stage['variant']} every {stage['every']} frame(s): {stage['runs']} runs, "
+                  f"p50 {stage['p50_ms']:.2f} ms")
 
 
 def _sustained_json(sustained: Any) -> dict[str, Any]:
@@ -203,6 +218,7 @@ def run_json(outcome: Any) -> dict[str, Any]:
             "warnings": list(r.warnings),
             "sustained": _sustained_json(r.sustained) if r.sustained else None,
             "concurrent": r.concurrent,
+            "pipeline": r.pipeline,
         })
     return {"run_id": outcome.run_id,
             "device": {"id": outcome.device.id, "platform": outcome.device.platform.value,

@@ -69,6 +69,8 @@ class Execution:
     # accuracy a tool scored by itself (run_eval): top-k fractions, its image count, how it preprocessed;
     # with top5 given, why the device scored the images another way than asked
     tool_accuracy: dict[str, Any] | None = None
+    # a pipeline of models (bench.run.pipelines): each stage's graph, every, init_ms and latencies_ms
+    stages: list[dict[str, Any]] | None = None
 
 
 class Device(Protocol):

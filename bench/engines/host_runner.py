@@ -144,6 +144,60 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
+    """Feed `--pipeline_frames` frames through several models one after another; stage k runs on every
+    `every`-th frame. A frame's latency is the sum of the stages it went through, back to back."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = OpResolverType.AUTO if args.use_xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    rng = np.random.default_rng(0)
+    stages = []
+    for spec in json.loads(args.pipeline):
+        started = time.perf_counter()
+        interpreter = Interpreter(model_path=str(spec["graph"]), num_threads=args.num_threads,
+                                  experimental_op_resolver_type=resolver)
+        interpreter.allocate_tensors()
+        init_ms = (time.perf_counter() - started) * 1000.0
+        for detail in interpreter.get_input_details():
+            interpreter.set_tensor(detail["index"], random_input(detail, rng))
+        first = time.perf_counter()
+        interpreter.invoke()  # its warm-up: the first inference is timed apart, as benchmark_model does
+        stages.append({"graph": str(spec["graph"]), "every": int(spec["every"]), "interpreter": interpreter,
+                       "init_ms": init_ms, "first_inference_ms": (time.perf_counter() - first) * 1000.0,
+                       "latencies_ms": []})
+    rss_after_init_mb = peak_rss_mb()
+    frames_ms: list[float] = []
+    starts_s: list[float] = []
+    timed_start = time.perf_counter()
+    for frame in range(args.pipeline_frames):
+        if args.run_frequency > 0:
+            wait = timed_start + frame / args.run_frequency - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+        began = time.perf_counter()
+        for stage in stages:
+            if frame % stage["every"] == 0:
+                before = time.perf_counter()
+                stage["interpreter"].invoke()
+                stage["latencies_ms"].append((time.perf_counter() - before) * 1000.0)
+        frames_ms.append((time.perf_counter() - began) * 1000.0)
+        starts_s.append(began - timed_start)
+    timed_s = time.perf_counter() - timed_start
+    first_inputs = stages[0]["interpreter"].get_input_details()
+    return {
+        "runner_format": RUNNER_FORMAT, "engine": "litert-host/pipeline" + ("/forked" if args.forked else ""),
+        "engine_version": metadata.version("ai-edge-litert"), "graph": stages[0]["graph"],
+        "model_size_bytes": sum(Path(s["graph"]).stat().st_size for s in stages), "threads": args.num_threads,
+        "accelerator": "xnnpack" if args.use_xnnpack else "none",
+        "input_shapes": [[int(v) for v in d["shape"]] for d in first_inputs],
+        "init_ms": sum(s["init_ms"] for s in stages),
+        "first_inference_ms": sum(s["first_inference_ms"] for s in stages), "warmup_ms": [],
+        "latencies_ms": frames_ms, "run_starts_s": starts_s, "timed_s": timed_s,
+        "peak_rss_after_init_mb": rss_after_init_mb, "peak_rss_mb": peak_rss_mb(), "pid": os.getpid(),
+        "pipeline": [{k: v for k, v in s.items() if k != "interpreter"} for s in stages],
+    }
+
+
 def _classify(interpreter: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Score every image of `--classify_inputs`; write (N, 5) class indices to `--classify_output`."""
     from bench.engines.litert_classify import best_classes, pixel_normalizer, scores, to_input
@@ -205,7 +259,9 @@ def _floats(text: str) -> list[float]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.engines.host_runner", description=__doc__.splitlines()[0])
-    parser.add_argument("--graph", type=Path, required=True)
+    parser.add_argument("--graph", type=Path, default=None)
+    parser.add_argument("--pipeline", default=None, help='instead of --graph: [{"graph": PATH, "every": N}, ...]')
+    parser.add_argument("--pipeline_frames", type=int, default=300)
     parser.add_argument("--num_threads", type=int, default=1)
     parser.add_argument("--num_runs", type=int, default=50)
     parser.add_argument("--min_secs", type=float, default=1.0)
@@ -225,13 +281,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if bool(args.classify_inputs) != bool(args.classify_output) or (args.mean is None) != (args.std is None):
         parser.error("--classify_inputs goes with --classify_output, and --mean with --std")
+    if (args.graph is None) == (args.pipeline is None):
+        parser.error("give either --graph or --pipeline")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        report = run(args)
+        report = run_pipeline(args) if args.pipeline else run(args)
     except (ValueError, RuntimeError, OSError) as exc:
         print(json.dumps({"runner_format": RUNNER_FORMAT, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}))
         return 1

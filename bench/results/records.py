@@ -286,9 +286,12 @@ class JobResult:
     # a job run at the same time as others (bench.run.concurrent): with whom, its slowdown against its job
     # alone, its FPS together and alone, the group's total FPS, the share of wall time the tools shared
     concurrent: dict[str, Any] | None = None
+    # a pipeline of models (bench.run.pipelines): each stage's numbers, frames, FPS, dropped frames
+    pipeline: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"sustained": self.sustained.to_dict() if self.sustained else None, "concurrent": self.concurrent,
+                "pipeline": self.pipeline,
                 "job_id": self.job_id,
                 "model": self.model, "variant": self.variant,
                 "model_sha256": self.model_sha256, "accelerator": self.accelerator, "threads": self.threads,
@@ -310,4 +313,5 @@ class JobResult:
                    latency_ms=opt("latency_ms", LatencyStats), warnings=tuple(data.get("warnings") or ()),
                    accuracy=opt("accuracy", AccuracyResult), state_before=opt("state_before", DeviceState),
                    state_after=opt("state_after", DeviceState), cooldown=data.get("cooldown"),
-                   sustained=opt("sustained", SustainedResult), concurrent=data.get("concurrent"))
+                   sustained=opt("sustained", SustainedResult), concurrent=data.get("concurrent"),
+                   pipeline=data.get("pipeline"))

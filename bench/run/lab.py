@@ -46,6 +46,7 @@ from bench.plan import plan_jobs
 from bench.results.records import JobStatus, Platform
 from bench.results.store import Store
 from bench.run.devices import inventory_folders
+from bench.run.frame_pipeline import build_jobs
 from bench.run.health import HealthLimits, health_problems
 from bench.run.history import SeriesVerdicts, judge_run
 from bench.run.lease import phone_lease
@@ -201,7 +202,7 @@ def _build_once(config: Config, settings: LabSettings, inventory: dict[str, Inve
     for platform in sorted({Platform.IOS if (e := inventory.get(a)) and e.platform == "ios" else Platform.ANDROID
                             for a in aliases}, key=lambda p: p.value):
         configs = [config_for(config, settings, inventory.get(a)) for a in aliases]
-        jobs = [job for c in configs for job in plan_jobs(c, "lab", 1, platform=platform)]
+        jobs = [job for c in configs for job in build_jobs(c, plan_jobs(c, "lab", 1, platform=platform))]
         built[platform] = build_for(config, jobs, cache_root, platform)
     return built
 

@@ -34,6 +34,7 @@ from bench.run.accuracy import EvalImages, eval_images, first_choices, host_refe
 from bench.run.concurrent import contention_facts, run_together
 from bench.run.cooldown import hottest_c, wait_until_cool
 from bench.run.devices import open_device
+from bench.run.frame_pipeline import build_jobs, measure_pipeline
 from bench.run.sustained import SustainedPlan, measure_sustained, sustained_plan
 
 log = logging.getLogger(__name__)
@@ -216,8 +217,9 @@ def execute_run(
     done = store.done_job_ids(run_id)
     todo = [job for job in jobs if job.job_id not in done]
     log.info("run %s on %s: %d jobs, %d to do", run_id, info.model, len(jobs), len(todo))
-    if built is None or any((job.model, job.variant) not in built for job in todo):
-        built = build_for(config, todo, cache_root, info.platform) if todo else {}
+    needed = build_jobs(config, todo)
+    if built is None or any((job.model, job.variant) not in built for job in needed):
+        built = build_for(config, needed, cache_root, info.platform) if needed else {}
     images = (eval_images(config.dataset.imagenet, config.dataset.images, config.dataset.subset, cache_root)
               if config.dataset.imagenet else None)
     references = _stored_references(store.job_results(run_id), images) if images else {}
@@ -240,7 +242,9 @@ def execute_run(
                          (f" (+{len(unit) - 1} at once)" if len(unit) > 1 else ""))
             for attempt in range(hooks.retries + 1):
                 try:
-                    if job.together:
+                    if job.pipeline is not None:
+                        unit_results = [measure_pipeline(job, device, built, settings, config)]
+                    elif job.together:
                         unit_results = _measure_together(unit, device, built, settings, config,
                                                          store.job_results(run_id), _cooldown_gate(config, info))
                     else:

@@ -140,5 +140,20 @@ class LocalDevice:
         return Execution(raw=raw_run_from_report(report, stdout), top5=top5,
                          classify_wall_s=float(classify["wall_s"]) if classify else None)
 
+    def execute_pipeline(self, stages: list[tuple[ModelJob, int]], frames: int, rate_hz: float) -> Execution:
+        """Feed `frames` frames through the stages' models one after another in one runner process; stage
+        k runs on every `every`-th frame (`stages` = [(job, every)], all with the first job's threads)."""
+        first = stages[0][0]
+        for job, _ in stages:
+            self.prepare(job)
+        command = ["--pipeline", json.dumps([{"graph": str(job.model_path), "every": every} for job, every in stages]),
+                   "--pipeline_frames", str(frames), "--num_threads", str(first.threads),
+                   "--use_xnnpack", str(first.accelerator == "xnnpack").lower()]
+        if rate_hz > 0:
+            command += ["--run_frequency", f"{rate_hz:g}"]
+        report = self._run(command, 2 * first.settings.max_secs + first.settings.watchdog_margin_s)
+        stdout = report.pop("_stdout")
+        return Execution(raw=raw_run_from_report(report, stdout), stages=report["pipeline"])
+
     def cleanup(self) -> None:
         """Nothing is copied to the host: models run from the cache where they were built."""
