@@ -88,3 +88,15 @@ def test_an_iphone_takes_part_in_lab_nights(iphone: FakePort, tmp_path: Path,
     code, phone = night()
     assert code == 0 and phone["status"] == "quarantined" and "battery at 5%" in phone["reasons"][0], phone
     assert iphone.installs == 1
+
+
+def test_an_iphone_sustains_back_to_back_and_says_it_has_no_fixed_rate(iphone: FakePort,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--device", "iphone", "--variants", "fp16", "--sustained", "3s", "--window-s", "1",
+                 "--json"]) == 0
+    sustained = json.loads(capsys.readouterr().out)["results"][0]["sustained"]
+    assert sustained["windows"] >= 2 and sustained["minutes"][0]["p99_ms"] is not None  # the app gives every run
+    assert main(["run", "--device", "iphone", "--variants", "fp16", "--sustained", "3s", "--rate", "30",
+                 "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["status"] == "failed" and "drop --rate" in result["error"]

@@ -34,6 +34,11 @@ def test_a_sustained_run_on_the_host(tiny_tflite: Path, tmp_path: Path, monkeypa
     assert 80 <= minute["fps"] <= 101 and minute["p99_ms"] is not None, minute
     assert sustained["dropped_share"] < 0.05 and "replay" in sustained["dropped_method"]
     assert result["latency_ms"]["count"] == minute["runs"]  # every inference of every window is kept
+    capsys.readouterr()
+    assert main(["export", "latest"]) == 0
+    window = json.loads(capsys.readouterr().out)["results"][0]["sustained"]["windows"][1]
+    starts = window["run_starts_s"]  # each inference's start: on the 10 ms schedule of 100 FPS
+    assert len(starts) == len(window["latencies_ms"]) and 0.008 < starts[1] - starts[0] < 0.03, starts[:3]
     assert main(["publish", "--out", str(tmp_path / "site")]) == 0
     page = next((tmp_path / "site").glob("runs/*/jobs/*.html")).read_text()
     assert "Sustained run" in page and 'id="minutes"' in page and "-sustained.svg" in page

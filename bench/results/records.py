@@ -205,6 +205,7 @@ class SustainedWindow:
     timed_s: float  # the timed runs' wall time, --run_frequency's sleeps included
     count: int
     latencies_ms: tuple[float, ...] = ()
+    run_starts_s: tuple[float, ...] = ()  # each run's start since the window's, where the tool gives them
     mean_ms: float | None = None  # the tool's summary, where it gives no per-run list
     std_ms: float | None = None
 
@@ -219,12 +220,14 @@ class SustainedWindow:
 
     def to_dict(self) -> dict[str, Any]:
         return {"start_s": self.start_s, "timed_s": self.timed_s, "count": self.count,
-                "latencies_ms": list(self.latencies_ms), "mean_ms": self.mean_ms, "std_ms": self.std_ms}
+                "latencies_ms": list(self.latencies_ms), "run_starts_s": list(self.run_starts_s),
+                "mean_ms": self.mean_ms, "std_ms": self.std_ms}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SustainedWindow:
         return cls(start_s=data["start_s"], timed_s=data["timed_s"], count=data["count"],
-                   latencies_ms=tuple(data.get("latencies_ms") or ()), mean_ms=data.get("mean_ms"),
+                   latencies_ms=tuple(data.get("latencies_ms") or ()),
+                   run_starts_s=tuple(data.get("run_starts_s") or ()), mean_ms=data.get("mean_ms"),
                    std_ms=data.get("std_ms"))
 
 

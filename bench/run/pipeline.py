@@ -305,6 +305,9 @@ def _measure_together(unit: list[Job], device: Device, built: dict[tuple[str, st
                       settings: RunSettings, config: Config, stored: list[JobResult],
                       gate: tuple[float, float] | None) -> list[JobResult]:
     """Run a group's jobs at the same time; each one's result says what the others did to it."""
+    if device.describe().platform is Platform.IOS:
+        raise BenchError("an iPhone runs one BenchRunner at a time: models at the same time are measured on the "
+                         "host and on Android phones")
     model_jobs = []
     for job in unit:
         outcome = built[(job.model, job.variant)]

@@ -91,7 +91,8 @@ def _window(raw: RawRun, span_s: float, ended_s: float) -> SustainedWindow:
     # the tool's own wall time where it gives it; else the runs' time, never less than the window asked for
     timed = raw.timed_s if raw.timed_s is not None else max(span_s, count * (mean or 0.0) / 1000.0)
     return SustainedWindow(start_s=max(0.0, ended_s - timed), timed_s=timed, count=count,
-                           latencies_ms=raw.latencies_ms, mean_ms=None if raw.latencies_ms else mean,
+                           latencies_ms=raw.latencies_ms, run_starts_s=raw.run_starts_s,
+                           mean_ms=None if raw.latencies_ms else mean,
                            std_ms=None if raw.latencies_ms else summary.get("std"))
 
 

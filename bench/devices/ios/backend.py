@@ -24,7 +24,7 @@ from pathlib import Path
 from bench.devices.base import AccuracyInputs, Execution, ModelJob
 from bench.devices.ios.port import FIXES, InstalledApp, IOSFault, IOSPort, IOSPortError, IPhone
 from bench.engines.coreml_result import RunnerResult, read_runner_result
-from bench.errors import DeviceError, DeviceNotReadyError, ResultFormatError, ToolFailedError
+from bench.errors import ConfigError, DeviceError, DeviceNotReadyError, ResultFormatError, ToolFailedError
 from bench.fileio import sha256_file, write_text_atomic
 from bench.results.records import DeviceInfo, DeviceState, Platform, RawRun
 
@@ -159,6 +159,9 @@ class IOSDevice:
 
     def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
         """Launch the runner for the job, watch it, read its result."""
+        if job.settings.run_frequency_hz > 0:
+            raise ConfigError("BenchRunner runs its predictions back to back: a fixed rate (--rate) is not measured "
+                              "on iPhones; drop --rate to measure a sustained run there")
         result_name = f"{_safe(job.job_id)}.json"
         arguments, images = self._arguments(job, result_name), 0
         try:
