@@ -11,12 +11,14 @@ import asyncio
 import socket
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from bench.devices.android.sim.daemon import SimPhone, serve
 from bench.devices.android.sim.profiles import install
+from bench.errors import DeviceError
 
 
 def free_port() -> int:
@@ -91,6 +93,20 @@ class SimLab:
         self.thread.join(timeout=10)
 
 
+def start_adb_server(port: int, tries: int = 3) -> None:
+    """`adb -P PORT start-server`, tried again after a pause: adb exits 255 when another adb server starting at the
+    same moment on this host holds its lock, which a second try gets past."""
+    for attempt in range(1, tries + 1):
+        done = subprocess.run([adb_binary(), "-P", str(port), "start-server"], capture_output=True, text=True,
+                              timeout=60)
+        if done.returncode == 0:
+            return
+        if attempt == tries:
+            raise DeviceError(f"adb start-server on port {port} failed (exit {done.returncode}): "
+                              f"{(done.stderr or done.stdout).strip()[-300:]}; is another program on that port?")
+        time.sleep(1.0 * attempt)
+
+
 class AdbServer:
     """A private adb server on its own port, so tests never touch the user's."""
 
@@ -98,8 +114,7 @@ class AdbServer:
         self.port = port
 
     def __enter__(self) -> AdbServer:
-        subprocess.run([adb_binary(), "-P", str(self.port), "start-server"], capture_output=True, timeout=60,
-                       check=True)
+        start_adb_server(self.port)
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from bench.devices.android.sim.lab import SimLab, adb_binary
+from bench.devices.android.sim.lab import SimLab, adb_binary, start_adb_server
 
 
 def tool_script(folder: Path, name: str = "benchmark_model",
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     folder: Path = args.folder
     folder.mkdir(parents=True, exist_ok=True)
     port = os.environ.get("ANDROID_ADB_SERVER_PORT", "5037")
-    subprocess.run([adb_binary(), "-P", port, "start-server"], capture_output=True, timeout=60, check=True)
+    start_adb_server(int(port))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
