@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.results.records import DeviceState
-from bench.run.cooldown import hottest_c, wait_until_cool
+from bench.run.cooldown import wait_until_cool
 
 
 class CoolingPhone:
@@ -54,6 +54,6 @@ def test_gives_up_at_the_timeout_and_says_it_did_not_cool() -> None:
 
 
 def test_hottest_prefers_cpu_zones() -> None:
-    assert hottest_c(DeviceState(captured_at="x", temperatures_c={"cpu0": 40.0, "battery": 50.0})) == 40.0
-    assert hottest_c(DeviceState(captured_at="x", temperatures_c={"skin": 33.0})) == 33.0
-    assert hottest_c(DeviceState(captured_at="x")) is None
+    assert DeviceState(captured_at="x", temperatures_c={"cpu0": 40.0, "battery": 50.0}).hottest_c == 40.0
+    assert DeviceState(captured_at="x", temperatures_c={"skin": 33.0}).hottest_c == 33.0
+    assert DeviceState(captured_at="x").hottest_c is None

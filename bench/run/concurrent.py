@@ -64,9 +64,10 @@ def center_ms(raw: RawRun) -> float | None:
 def fps(raw: RawRun) -> float | None:
     """Timed runs per second of the timed phase."""
     runs = len(raw.latencies_ms) or int((raw.summary_ms or {}).get("count", 0))
-    seconds = raw.timed_s if raw.timed_s else runs * (center_ms(raw) or 0.0) / 1000.0
-    if not raw.latencies_ms and raw.summary_ms:  # back to back: the runs' time is their count times their mean
-        seconds = runs * raw.summary_ms.get("avg", 0.0) / 1000.0
+    if raw.timed_s:
+        seconds = raw.timed_s
+    else:  # back to back: the runs' own time
+        seconds = (sum(raw.latencies_ms) if raw.latencies_ms else runs * (raw.summary_ms or {}).get("avg", 0.0)) / 1000
     return runs / seconds if seconds else None
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.devices.base import Device
-from bench.results.records import DeviceState
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,18 +22,14 @@ class Cooldown:
     reached: bool
 
 
-def hottest_c(state: DeviceState) -> float | None:
-    return state.hottest_c
-
-
 def wait_until_cool(device: Device, below_c: float, timeout_s: float, poll_s: float = 5.0,
                     sleep: Callable[[float], None] = time.sleep,
                     clock: Callable[[], float] = time.monotonic) -> Cooldown:
     """Poll `device.snapshot()` until its hottest temperature is below `below_c` or `timeout_s` passes."""
     started = clock()
-    first = current = hottest_c(device.snapshot())
+    first = current = device.snapshot().hottest_c
     while current is not None and current >= below_c and clock() - started < timeout_s:
         sleep(min(poll_s, max(0.0, timeout_s - (clock() - started))))
-        current = hottest_c(device.snapshot())
+        current = device.snapshot().hottest_c
     return Cooldown(waited_s=clock() - started, start_temp_c=first, end_temp_c=current,
                     reached=current is None or current < below_c)

@@ -28,6 +28,7 @@ from bench.plan import Job
 from bench.results.records import JobResult, JobStatus
 from bench.results.stats import summarize
 from bench.results.sustained import replay_latest_frame
+from bench.run.model_jobs import model_job
 
 DEFAULT_FRAMES = 300
 
@@ -63,16 +64,9 @@ def measure_pipeline(job: Job, device: Device, built: dict[tuple[str, str], Buil
                          "(benchmark_model holds one graph); run pipelines with --device local")
     spec = pipeline_spec(config, job.pipeline)
     planned = stages(config, job.pipeline)
-    stage_jobs = []
-    for model, variant, every in planned:
-        outcome = built.get((model, variant))
-        if outcome is None or outcome.error or outcome.manifest is None or outcome.path is None:
-            raise BenchError(f"pipeline {job.pipeline}: {model} {variant} not built: "
-                             f"{outcome.error if outcome else 'not planned'}")
-        stage_jobs.append((ModelJob(job_id=f"{job.job_id}/{variant}", model_path=outcome.path,
-                                    model_sha256=outcome.manifest.sha256, accelerator=job.accelerator,
-                                    threads=job.threads, input_shape=None, input_name=outcome.manifest.inputs[0].name,
-                                    settings=settings), every))
+    stage_jobs = [(model_job(f"{job.job_id}/{variant}", built.get((model, variant)), job.accelerator, job.threads,
+                             settings, what=f"pipeline {job.pipeline}: {model} {variant}"), every)
+                  for model, variant, every in planned]
     rate = float(spec.get("rate_hz", 0.0))
     before = device.snapshot()
     execution = runner(stage_jobs, int(spec.get("frames", DEFAULT_FRAMES)), rate)

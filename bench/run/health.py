@@ -12,7 +12,6 @@ from typing import Any
 
 from bench.devices.base import Device
 from bench.errors import BenchError
-from bench.run.cooldown import hottest_c
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,7 +32,7 @@ def health_problems(device: Device, limits: HealthLimits) -> list[str]:
             and not state.charging:
         problems.append(f"battery at {state.battery_percent:.0f}% (floor {limits.battery_min_percent:.0f}%) and not "
                         "charging: plug it in")
-    hottest = hottest_c(state)
+    hottest = state.hottest_c
     if hottest is not None and hottest > limits.temperature_max_c:
         problems.append(f"{hottest:.1f} °C (ceiling {limits.temperature_max_c:.0f} °C): let it cool")
     facts: dict[str, Any] = {}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import __version__
 from bench.config import Config, config_from_dict
-from bench.devices.base import Device, Execution, ModelJob, RunSettings
+from bench.devices.base import Device, Execution, RunSettings
 from bench.devices.inventory import InventoryEntry
 from bench.errors import BenchError, DeviceError
 from bench.models.build import BuildOutcome, BuildSettings, build_variants
@@ -32,9 +32,10 @@ from bench.results.stats import summarize
 from bench.results.store import Store
 from bench.run.accuracy import EvalImages, eval_images, first_choices, host_reference, score, score_by_tool
 from bench.run.concurrent import contention_facts, run_together
-from bench.run.cooldown import hottest_c, wait_until_cool
+from bench.run.cooldown import wait_until_cool
 from bench.run.devices import open_device
 from bench.run.frame_pipeline import build_jobs, measure_pipeline
+from bench.run.model_jobs import model_job
 from bench.run.sustained import SustainedPlan, measure_sustained, sustained_plan
 
 log = logging.getLogger(__name__)
@@ -112,16 +113,13 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
              references: References, gate: tuple[float, float] | None = None,
              plan: SustainedPlan | None = None) -> JobResult:
     """Run one job (a sustained one with `plan`, without accuracy); raise BenchError when it cannot be measured."""
-    if built.error or built.manifest is None or built.path is None:
-        raise BenchError(f"variant not built: {built.error}")
+    request = model_job(job.job_id, built, job.accelerator, job.threads, settings)
     manifest = built.manifest
+    assert manifest is not None and built.path is not None  # model_job checked
     # A model with a free input size is timed at the job's size, else at its preprocessing size.
     free = -1 in manifest.inputs[0].shape[1:3]
     size = job.input_size or (manifest.preprocess.input_size if free else None)
-    shape = (1, size, size, 3) if size is not None else None
-    model_job = ModelJob(job_id=job.job_id, model_path=built.path, model_sha256=manifest.sha256,
-                         accelerator=job.accelerator, threads=job.threads, input_shape=shape,
-                         input_name=manifest.inputs[0].name, settings=settings)
+    request = replace(request, input_shape=(1, size, size, 3) if size is not None else None)
     inputs, data, prepare_s = None, None, 0.0
     if images is not None:
         started = time.monotonic()
@@ -134,13 +132,13 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
         cooldown = {"below_c": gate[0], "waited_s": round(cooled.waited_s, 1), "start_temp_c": cooled.start_temp_c,
                     "end_temp_c": cooled.end_temp_c, "reached": cooled.reached}
     before = device.snapshot()
-    device.prepare(model_job)
+    device.prepare(request)
     sustained = None
     if plan is not None:  # one long job
-        sustained, raw = measure_sustained(device, model_job, plan)
+        sustained, raw = measure_sustained(device, request, plan)
         execution = Execution(raw=raw)
     else:
-        execution = device.execute(model_job, inputs)
+        execution = device.execute(request, inputs)
     raw = execution.raw
     accuracy = None
     if images is not None and data is not None and execution.top5 is None and execution.tool_accuracy:
@@ -308,29 +306,23 @@ def _measure_together(unit: list[Job], device: Device, built: dict[tuple[str, st
     if device.describe().platform is Platform.IOS:
         raise BenchError("an iPhone runs one BenchRunner at a time: models at the same time are measured on the "
                          "host and on Android phones")
-    model_jobs = []
-    for job in unit:
-        outcome = built[(job.model, job.variant)]
-        if outcome.error or outcome.manifest is None or outcome.path is None:
-            raise BenchError(f"variant {job.variant} not built: {outcome.error}")
-        model_jobs.append(ModelJob(job_id=job.job_id, model_path=outcome.path, model_sha256=outcome.manifest.sha256,
-                                   accelerator=job.accelerator, threads=job.threads, input_shape=None,
-                                   input_name=outcome.manifest.inputs[0].name, settings=settings))
+    model_jobs = [model_job(job.job_id, built.get((job.model, job.variant)), job.accelerator, job.threads, settings,
+                            what=f"variant {job.variant}") for job in unit]
     if gate is not None:
         wait_until_cool(device, gate[0], gate[1])
     before = device.snapshot()
-    for model_job in model_jobs:
-        device.prepare(model_job)
+    for request in model_jobs:
+        device.prepare(request)
     group = run_together(device, model_jobs, config.run.concurrent_s)
     after = device.snapshot()
     alone = {r.job_id: r for r in stored if r.status is JobStatus.OK}
     variants = unit[0].together
     results = []
-    for job, model_job, mine in zip(unit, model_jobs, group, strict=True):
+    for job, request, mine in zip(unit, model_jobs, group, strict=True):
         stats, _ = summarize(mine.raw.latencies_ms, mine.raw.summary_ms)  # contention is what it measures
         facts = contention_facts(job.variant, mine, group, variants, alone.get(job.solo_id))
         results.append(JobResult(job_id=job.job_id, model=job.model, variant=_variant_label(job),
-                                 model_sha256=model_job.model_sha256, accelerator=job.accelerator,
+                                 model_sha256=request.model_sha256, accelerator=job.accelerator,
                                  threads=job.threads, status=JobStatus.OK, raw=mine.raw, latency_ms=stats,
                                  state_before=before, state_after=after, concurrent=facts))
     return results
@@ -357,7 +349,7 @@ HEATING_LIMIT_C = 5.0
 
 
 def _heating_c(before: DeviceState, after: DeviceState) -> float | None:
-    start, end = hottest_c(before), hottest_c(after)
+    start, end = before.hottest_c, after.hottest_c
     return end - start if start is not None and end is not None else None
 
 
