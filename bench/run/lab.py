@@ -199,9 +199,9 @@ def _build_once(config: Config, settings: LabSettings, inventory: dict[str, Inve
                 cache_root: Path) -> Built:
     """Every variant any phone of the night needs, built before the phones start (one build, not one per phone)."""
     built: Built = {}
+    configs = [config_for(config, settings, inventory.get(a)) for a in aliases]
     for platform in sorted({Platform.IOS if (e := inventory.get(a)) and e.platform == "ios" else Platform.ANDROID
                             for a in aliases}, key=lambda p: p.value):
-        configs = [config_for(config, settings, inventory.get(a)) for a in aliases]
         jobs = [job for c in configs for job in build_jobs(c, plan_jobs(c, "lab", 1, platform=platform))]
         built[platform] = build_for(config, jobs, cache_root, platform)
     return built
@@ -243,7 +243,7 @@ def measure_phone(phone: PhoneNight, config: Config, settings: LabSettings, entr
             hooks = Hooks(retries=settings.retries, on_retry=retried, stop_after_failures=settings.quarantine_after,
                           on_start=started)
             outcome = execute_run(config, store, cache_root, device_alias=phone.alias, resume=phone.run_id,
-                                  hooks=hooks, built=built.get(device.describe().platform), device=device,
+                                  hooks=hooks, prebuilt=built, device=device,
                                   on_job=lambda result, *_: tell("result", result))
             phone.status, phone.reasons = ("quarantined", [outcome.stopped]) if outcome.stopped else ("done", [])
     except BenchError as exc:

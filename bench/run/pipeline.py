@@ -186,12 +186,12 @@ def _measure(job: Job, device: Device, built: BuildOutcome, settings: RunSetting
 def execute_run(
     config: Config, store: Store, cache_root: Path, *, device_alias: str = "local", resume: str | None = None,
     on_job: Callable[[JobResult, int, int], None] | None = None, hooks: Hooks | None = None,
-    built: dict[tuple[str, str], BuildOutcome] | None = None, device: Device | None = None,
+    prebuilt: dict[Platform, dict[tuple[str, str], BuildOutcome]] | None = None, device: Device | None = None,
 ) -> RunOutcome:
     """Run (or resume) the plan on one device; every job's result is in the store when it returns.
 
-    A lab hands over variants built beforehand (`built`, once for all its phones) and the phone it
-    already opened and checked (`device`).
+    A lab hands over variants built beforehand for each platform (`prebuilt`, once for all its phones)
+    and the phone it already opened and checked (`device`).
     """
     hooks = hooks or Hooks()
     if resume:
@@ -216,6 +216,7 @@ def execute_run(
     todo = [job for job in jobs if job.job_id not in done]
     log.info("run %s on %s: %d jobs, %d to do", run_id, info.model, len(jobs), len(todo))
     needed = build_jobs(config, todo)
+    built = (prebuilt or {}).get(info.platform)
     if built is None or any((job.model, job.variant) not in built for job in needed):
         built = build_for(config, needed, cache_root, info.platform) if needed else {}
     images = (eval_images(config.dataset.imagenet, config.dataset.images, config.dataset.subset, cache_root)
@@ -243,7 +244,7 @@ def execute_run(
                     if job.pipeline is not None:
                         unit_results = [measure_pipeline(job, device, built, settings, config)]
                     elif job.together:
-                        unit_results = _measure_together(unit, device, built, settings, config,
+                        unit_results = _measure_together(unit, device, info.platform, built, settings, config,
                                                          store.job_results(run_id), _cooldown_gate(config, info))
                     else:
                         unit_results = [_measure(job, device, built[(job.model, job.variant)], settings,
@@ -299,11 +300,11 @@ def _variant_label(job: Job) -> str:
     return job.variant if job.input_size is None else f"{job.variant}@{job.input_size}"
 
 
-def _measure_together(unit: list[Job], device: Device, built: dict[tuple[str, str], BuildOutcome],
-                      settings: RunSettings, config: Config, stored: list[JobResult],
-                      gate: tuple[float, float] | None) -> list[JobResult]:
+def _measure_together(unit: list[Job], device: Device, platform: Platform,
+                      built: dict[tuple[str, str], BuildOutcome], settings: RunSettings, config: Config,
+                      stored: list[JobResult], gate: tuple[float, float] | None) -> list[JobResult]:
     """Run a group's jobs at the same time; each one's result says what the others did to it."""
-    if device.describe().platform is Platform.IOS:
+    if platform is Platform.IOS:
         raise BenchError("an iPhone runs one BenchRunner at a time: models at the same time are measured on the "
                          "host and on Android phones")
     model_jobs = [model_job(job.job_id, built.get((job.model, job.variant)), job.accelerator, job.threads, settings,
