@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from bench.reports.table import Row
 from bench.results.records import JobResult, JobStatus
+from bench.results.sustained import window_center
 
 _STYLE: dict[Any, Any] = {"svg.hashsalt": "bench", "svg.fonttype": "none", "font.size": 9.0}
 
@@ -194,7 +195,7 @@ def sustained(result: JobResult) -> str | None:
     figure = _figure(7.5, 3.4)
     axes = figure.add_subplot()
     middle = [w.start_s + w.timed_s / 2 for w in run.windows]
-    axes.plot(middle, [w.center_ms or np.nan for w in run.windows], marker="o", markersize=3, linewidth=1,
+    axes.plot(middle, [window_center(w) or np.nan for w in run.windows], marker="o", markersize=3, linewidth=1,
               label="median per window" if all(w.latencies_ms for w in run.windows) else "mean per window")
     if all(w.latencies_ms for w in run.windows):
         axes.plot(middle, [float(np.percentile(w.latencies_ms, 90)) for w in run.windows], linewidth=0.8,

@@ -209,15 +209,6 @@ class SustainedWindow:
     mean_ms: float | None = None  # the tool's summary, where it gives no per-run list
     std_ms: float | None = None
 
-    @property
-    def center_ms(self) -> float | None:
-        """The window's median latency, or the tool's mean where that is all it gives."""
-        if self.latencies_ms:
-            ordered = sorted(self.latencies_ms)
-            middle = len(ordered) // 2
-            return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-        return self.mean_ms
-
     def to_dict(self) -> dict[str, Any]:
         return {"start_s": self.start_s, "timed_s": self.timed_s, "count": self.count,
                 "latencies_ms": list(self.latencies_ms), "run_starts_s": list(self.run_starts_s),

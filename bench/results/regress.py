@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.results.records import DeviceInfo, JobResult
+from bench.results.stats import center_ms
 
 ALPHA = 0.01
 FLOOR = 0.05
@@ -65,9 +66,7 @@ class NightLatency:
 
     @property
     def center_ms(self) -> float | None:
-        if self.latencies_ms:
-            return float(np.median(self.latencies_ms))
-        return self.mean_ms
+        return center_ms(self.latencies_ms, self.mean_ms)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -131,6 +131,11 @@ def summary_warnings(summary_ms: dict[str, float]) -> list[str]:
     return _count_and_spread_warnings(stats.count, stats.cv)
 
 
+def center_ms(latencies_ms: Sequence[float], mean_ms: float | None) -> float | None:
+    """A run's central latency: the median of its runs, or the tool's mean where it printed only a summary."""
+    return float(np.median(latencies_ms)) if len(latencies_ms) else mean_ms
+
+
 def summarize(latencies_ms: Sequence[float], summary_ms: dict[str, float] | None) -> tuple[LatencyStats, list[str]]:
     """Statistics and warnings from every run when the tool gave them, else from its summary."""
     if latencies_ms:

@@ -23,11 +23,17 @@ from typing import Any
 import numpy as np
 
 from bench.results.records import DeviceState, SustainedWindow
+from bench.results.stats import center_ms
 
 FLOOR = 0.05
 NOISE_FACTOR = 3.0
 THROTTLE_WINDOWS = 3
 FIRST_MINUTE_S = 60.0
+
+
+def window_center(window: SustainedWindow) -> float | None:
+    """The window's median latency, or the tool's mean where that is all it gives."""
+    return center_ms(window.latencies_ms, window.mean_ms)
 
 
 def replay_latest_frame(latencies_ms: Sequence[float], rate_hz: float) -> tuple[int, int]:
@@ -98,11 +104,11 @@ def reference_s(duration_s: float) -> float:
 def throttle_onset(windows: Sequence[SustainedWindow], samples: Sequence[tuple[float, DeviceState]] = (),
                    opening_s: float = FIRST_MINUTE_S) -> tuple[float | None, str]:
     """When the per-window latency rose, to stay, above the opening's level; (None, why) if it did not."""
-    usable = [w for w in windows if w.center_ms]
+    usable = [w for w in windows if window_center(w)]
     first = [w for w in usable if w.start_s < opening_s] or usable[:2]
     if len(first) < 2 or len(usable) < len(first) + THROTTLE_WINDOWS:
         return None, f"too short to tell: {len(usable)} windows, {len(first)} in the first {opening_s:.0f} s"
-    centers = np.array([w.center_ms for w in first], dtype=float)
+    centers = np.array([window_center(w) for w in first], dtype=float)
     level = float(np.median(centers))
     relative = centers / level - 1.0
     threshold = max(FLOOR, NOISE_FACTOR * 1.4826 * float(np.median(np.abs(relative - np.median(relative)))))
@@ -110,9 +116,9 @@ def throttle_onset(windows: Sequence[SustainedWindow], samples: Sequence[tuple[f
     later = usable[len(first):]
     for i in range(len(later) - THROTTLE_WINDOWS + 1):
         run = later[i:i + THROTTLE_WINDOWS]
-        if all((w.center_ms or 0.0) > limit for w in run):
+        if all((window_center(w) or 0.0) > limit for w in run):
             onset = run[0].start_s
-            after = float(np.median([w.center_ms for w in later[i:]]))
+            after = float(np.median([window_center(w) for w in later[i:]]))
             heat = _hottest_near(samples, onset)
             return onset, (f"from {onset:.0f} s on, the per-window latency stayed above the first {opening_s:.0f} s' "
                            f"{level:.3f} ms by more than {threshold:.0%} (median since: {after:.3f} ms, "

@@ -18,10 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
 from bench.devices.base import Device, ModelJob
 from bench.results.records import JobResult, RawRun
+from bench.results.stats import center_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +53,8 @@ def run_together(device: Device, jobs: Sequence[ModelJob], seconds: float) -> li
         return [f.result() for f in futures]
 
 
-def center_ms(raw: RawRun) -> float | None:
-    """Median of the runs, or the tool's mean where it printed only a summary."""
-    if raw.latencies_ms:
-        return float(np.median(raw.latencies_ms))
-    return (raw.summary_ms or {}).get("avg")
+def raw_center_ms(raw: RawRun) -> float | None:
+    return center_ms(raw.latencies_ms, (raw.summary_ms or {}).get("avg"))
 
 
 def fps(raw: RawRun) -> float | None:
@@ -82,7 +78,7 @@ def contention_facts(variant: str, mine: Together, group: Sequence[Together], va
                      alone: JobResult | None) -> dict[str, Any]:
     """What running together did to `variant`: against its job alone, and the group's total throughput."""
     solo = alone.raw if alone is not None and alone.raw is not None else None
-    together_center, solo_center = center_ms(mine.raw), center_ms(solo) if solo else None
+    together_center, solo_center = raw_center_ms(mine.raw), raw_center_ms(solo) if solo else None
     return {
         "with": [v for v in variants if v != variant], "solo_job": alone.job_id if alone else None,
         "center_ms": together_center, "solo_center_ms": solo_center,
