@@ -23,7 +23,7 @@ def phones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimLab, o
     port = free_port()
     root = tmp_path_factory.mktemp("android")
     tool = root / "benchmark_model"  # the simulated phones' x86_64 tool
-    tool.write_text(f"#!/bin/sh\nexec {sys.executable} -m bench.engines.benchmark_model_compat \"$@\"\n")
+    tool.write_text(f"#!/bin/sh\nexec {sys.executable} -m bench.devices.android.sim.benchmark_model_compat \"$@\"\n")
     tool.chmod(0o755)
     with AdbServer(port), SimLab(root, count=2) as lab:
         lab.connect(port)

@@ -12,7 +12,7 @@ from bench.engines.tool_output import parse_tool_output
 
 
 def _tool(*flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bench.engines.benchmark_model_compat", *flags],
+    return subprocess.run([sys.executable, "-m", "bench.devices.android.sim.benchmark_model_compat", *flags],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -71,7 +71,7 @@ def test_input_flags_are_refused_where_benchmark_model_refuses_them(tiny_tflite:
 
 
 def test_a_name_with_a_colon_is_escaped_in_the_files_map() -> None:
-    from bench.engines.benchmark_model_compat import input_layers
+    from bench.devices.android.sim.benchmark_model_compat import input_layers
 
     layers = input_layers("serving_default_x:0", "1,8,8,3", "serving_default_x::0:/data/local/tmp/a.raw")
     assert layers == {"serving_default_x:0": ([1, 8, 8, 3], "/data/local/tmp/a.raw")}

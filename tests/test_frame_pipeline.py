@@ -10,7 +10,7 @@ import pytest
 from bench.cli import main
 from bench.config import ConfigError, config_from_dict, validate
 from bench.plan import Job
-from bench.run.frame_pipeline import measure_pipeline
+from bench.run.frames import measure_pipeline
 
 PIPELINE = ('[[run.pipelines]]\nname = "fp16-then-fp32"\n'
             'stages = [{ variant = "fp16" }, { variant = "fp32", every = 4 }]\n')

@@ -16,7 +16,7 @@ pytest.importorskip("coremltools", reason="the ios extra (coremltools) is not in
 @pytest.fixture
 def iphone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session_cache: Path, lite0_coreml) -> FakePort:  # type: ignore[no-untyped-def]
     port = FakePort(tmp_path / "container")
-    monkeypatch.setattr("bench.run.devices.ios_port", lambda: port)
+    monkeypatch.setattr("bench.devices.select.ios_port", lambda: port)
     monkeypatch.setattr("bench.devices.ios.backend.SAMPLE_EVERY_S", 0.0)
     monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("BENCH_CACHE", str(session_cache))  # the session's variants: nothing is rebuilt

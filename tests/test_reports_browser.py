@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.run.publish import publish
+from bench.reports.site import publish
 from tests.sitefixtures import HOSTILE, VARIANTS, make_store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

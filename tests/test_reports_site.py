@@ -9,8 +9,8 @@ import pytest
 
 from bench.errors import ConfigError
 from bench.reports import site
+from bench.reports.site import publish
 from bench.results.store import Store
-from bench.run.publish import publish
 from tests.sitefixtures import HOSTILE, VARIANTS, make_store
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.results.records import DeviceState
-from bench.run.cooldown import wait_until_cool
+from bench.run.thermal import wait_until_cool
 
 
 class CoolingPhone:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import DeviceNotReadyError
-from bench.run.lease import phone_lease
+from bench.lab.lease import phone_lease
 
 
 def test_a_held_phone_is_refused_and_free_again_after(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,7 +27,7 @@ def test_a_held_phone_is_refused_and_free_again_after(tmp_path: Path, monkeypatc
 def test_a_killed_holder_leaves_no_stale_lease(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENCH_DATA", str(tmp_path))
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import time, sys; from bench.run.lease import phone_lease\n"
+        "import time, sys; from bench.lab.lease import phone_lease\n"
         "with phone_lease('SERIAL'):\n    print('held', flush=True); time.sleep(60)\n")],
         stdout=subprocess.PIPE, text=True, env={**__import__("os").environ, "BENCH_DATA": str(tmp_path)})
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"

@@ -17,7 +17,7 @@ from bench.cli import main
 from bench.config import Config, with_overrides
 from bench.results.records import JobStatus
 from bench.results.store import Store
-from bench.run.pipeline import execute_run
+from bench.run.stages import execute_run
 from tests.imagefixtures import class_folders
 
 QUICK = {"num_runs": 5, "min_secs": 0.0, "warmup_min_secs": 0.0, "max_secs": 20.0}
@@ -121,7 +121,7 @@ def test_a_dropped_link_is_tried_again_a_failing_tool_is_not_and_a_run_stops_aft
     tiny_tflite: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bench.errors import DeviceError, ToolFailedError
-    from bench.run import pipeline
+    from bench.run import stages as pipeline
 
     real = pipeline._measure
     calls: dict[str, int] = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.run.tools import FILES, cached_tool
+from bench.devices.android.tools import FILES, cached_tool
 
 
 def _elf(machine: int) -> bytes:

@@ -13,13 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from bench import __version__
+from bench.cli.common import EXIT_ERROR, EXIT_INTERRUPTED
 from bench.errors import BenchError
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_UNSTABLE = 2
-EXIT_REGRESSION = 3
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,7 +15,7 @@ def register(subparsers: Any) -> None:
 
 
 def _devices(args: argparse.Namespace) -> int:
-    from bench.run.device_list import list_devices
+    from bench.devices.select import list_devices
 
     rows = list_devices()
     if args.json:

@@ -8,9 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import print_json
-from bench.cli.regress import EXIT_REGRESSION
-from bench.cli.run import store_arg
+from bench.cli.common import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, print_json, store_arg
 
 
 def register(subparsers: Any) -> None:
@@ -39,14 +37,24 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bench.lab.night import Cluster, run_night
+    from bench.lab.settings import load_lab
     from bench.paths import cache_dir, data_dir
-    from bench.run.lab import load_lab, run_night
 
     config, settings, inventory = load_lab(args.config)
     # Ray's driver prints its cluster's news (a node that died) to stdout: keep stdout for the night's report
     with contextlib.redirect_stdout(sys.stderr):
-        night = run_night(config, settings, inventory, args.store or data_dir() / "results.sqlite", cache_dir(),
-                          resume=args.resume, ray_address=args.ray)
+        cluster: Cluster | None = None
+        if args.ray:
+            from bench.lab.ray import RayLab
+
+            cluster = RayLab.connect(args.ray)
+        try:
+            night = run_night(config, settings, inventory, args.store or data_dir() / "results.sqlite", cache_dir(),
+                              resume=args.resume, cluster=cluster)
+        finally:
+            if cluster is not None:
+                cluster.close()
     if args.json:
         print_json(night.to_dict())
     else:
@@ -66,11 +74,11 @@ def _run(args: argparse.Namespace) -> int:
                   f"{night.night_id}" + (f" --ray {args.ray}" if args.ray else ""))
     if night.regressions and not args.no_fail:
         return EXIT_REGRESSION
-    return 1 if any(p.failed for p in night.phones.values()) else 0
+    return EXIT_ERROR if any(p.failed for p in night.phones.values()) else EXIT_OK
 
 
 def _node(args: argparse.Namespace) -> int:
-    from bench.run.lab_node import attached_phones, start_node
+    from bench.lab.node import attached_phones, start_node
 
     phones = [p for p in args.phones.split(",") if p] if args.phones else attached_phones()
     if not phones:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli.common import print_json
-from bench.cli.run import open_store, store_arg
-
-EXIT_REGRESSION = 3
+from bench.cli.common import EXIT_OK, EXIT_REGRESSION, open_store, print_json, store_arg
 
 
 def register(subparsers: Any) -> None:
@@ -23,7 +20,7 @@ def register(subparsers: Any) -> None:
 
 
 def _regress(args: argparse.Namespace) -> int:
-    from bench.run.history import judge_run
+    from bench.results.history import judge_run
 
     with open_store(args.store) as store:
         run_id = store.run(args.run_id).run_id
@@ -42,4 +39,4 @@ def _regress(args: argparse.Namespace) -> int:
                 mark = "REGRESSION" if verdict.regression else verdict.status
                 print(f"  {series.job_id} {verdict.kind}: {mark}: {verdict.evidence}"
                       + (f" [changed: {changed}]" if changed else ""))
-    return EXIT_REGRESSION if regressions and not args.no_fail else 0
+    return EXIT_REGRESSION if regressions and not args.no_fail else EXIT_OK

@@ -7,14 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import print_json
-
-EXIT_OK, EXIT_ERROR, EXIT_UNSTABLE = 0, 1, 2
-
-
-def store_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", type=Path, default=None,
-                        help="result store (SQLite); default: results.sqlite in the user data dir (BENCH_DATA)")
+from bench.cli.common import EXIT_ERROR, EXIT_OK, EXIT_UNSTABLE, open_store, print_json, store_arg
 
 
 def _csv(text: str) -> list[str]:
@@ -108,18 +101,11 @@ def register(subparsers: Any) -> None:
     export.set_defaults(handler=_export)
 
 
-def open_store(path: Path | None) -> Any:
-    from bench.paths import data_dir
-    from bench.results.store import Store
-
-    return Store(path or data_dir() / "results.sqlite")
-
-
 def _run(args: argparse.Namespace) -> int:
     from bench.config import load_config, with_overrides
     from bench.paths import cache_dir
     from bench.progress import note
-    from bench.run.pipeline import execute_run
+    from bench.run.stages import execute_run
 
     config = with_overrides(
         load_config(args.config), models=args.models, variants=args.variants, accelerators=args.accelerators,
@@ -255,7 +241,7 @@ def _runs(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     if args.format == "html":
         from bench.cli.site import DEFAULT_SITE, print_summary
-        from bench.run.publish import publish
+        from bench.reports.site import publish
 
         with open_store(args.store) as store:
             record = store.run(args.run_id)

@@ -7,14 +7,13 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from bench.cli.common import open_store, store_arg
 from bench.errors import ConfigError
 
 DEFAULT_SITE = Path("reports")
 
 
 def register(subparsers: Any) -> None:
-    from bench.cli.run import store_arg
-
     publish = subparsers.add_parser("publish", help="write the static HTML site of every stored run")
     publish.add_argument("--out", type=Path, default=DEFAULT_SITE, help="site folder (default: reports/)")
     store_arg(publish)
@@ -33,8 +32,7 @@ def print_summary(summary: Any) -> None:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from bench.cli.run import open_store
-    from bench.run.publish import publish
+    from bench.reports.site import publish
 
     with open_store(args.store) as store:
         print_summary(publish(store, args.out))

@@ -7,7 +7,7 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    from bench.run.tools import FILES
+    from bench.devices.android.tools import FILES
 
     tools = subparsers.add_parser("tools", help="the tools bench pushes to phones")
     actions = tools.add_subparsers(dest="tools_action", metavar="ACTION", required=True)
@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from bench.run.tools import FILES, fetch
+    from bench.devices.android.tools import FILES, fetch
 
     for tool in fetch(args.abis or list(FILES), base_url=args.base_url, refresh=args.refresh):
         state = "downloaded" if tool.downloaded else "cached"

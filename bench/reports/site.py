@@ -30,7 +30,7 @@ from bench.reports import plots
 from bench.reports.table import COLUMNS, PEAK_MEMORY_NOTE, Row, cells, comparison_rows, footnotes
 from bench.reports.trends import device_series
 from bench.results.records import DeviceInfo, DeviceState, JobResult, JobStatus
-from bench.results.store import RunRecord
+from bench.results.store import RunRecord, Store
 
 SITE_MARKER = ".bench-site"  # marks a folder this module may replace
 
@@ -336,3 +336,9 @@ def write_site(runs: list[RunData], out: Path) -> SiteSummary:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return SiteSummary(path=out, runs=len(runs), pages=writer.pages, plots=writer.plots, size_bytes=size)
+
+
+def publish(store: Store, out: Path, run_ids: list[str] | None = None) -> SiteSummary:
+    """Write the site for the given runs (every stored run when None) into `out`, replacing it whole."""
+    records = [store.run(run_id) for run_id in run_ids] if run_ids is not None else store.runs(limit=None)
+    return write_site([RunData(record=r, results=store.job_results(r.run_id)) for r in records], out)

@@ -23,7 +23,7 @@ from bench.devices.android.sim.lab import SimLab, adb_binary, start_adb_server
 
 
 def tool_script(folder: Path, name: str = "benchmark_model",
-                module: str = "bench.engines.benchmark_model_compat") -> Path:
+                module: str = "bench.devices.android.sim.benchmark_model_compat") -> Path:
     script = folder / name
     script.write_text(f"#!/bin/sh\nexec {sys.executable} -m {module} \"$@\"\n")
     script.chmod(0o755)
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     with SimLab(folder / "phones", count=args.count, profile=args.profile, first=args.first) as lab:
         lab.connect(int(port))
         tool = tool_script(folder)
-        evaluator = tool_script(folder, "run_eval", "bench.engines.run_eval_compat")
+        evaluator = tool_script(folder, "run_eval", "bench.devices.android.sim.run_eval_compat")
         inventory = "".join(
             f'[[device]]\nalias = "sim{n}"\nplatform = "android"\nserial = "{r.serial}"\n'
             f'tags = ["simulated"]\naccelerators = ["xnnpack", "none", "gpu", "nnapi"]\n'

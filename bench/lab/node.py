@@ -19,9 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.devices.select import list_devices
 from bench.errors import ConfigError, DeviceError
-from bench.run.device_list import list_devices
-from bench.run.lab_ray import phone_resource
+from bench.lab.ray import phone_resource
 
 
 def attached_phones() -> list[str]:

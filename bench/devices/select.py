@@ -1,14 +1,16 @@
-"""Turn a device alias into its backend: `local`, an inventory alias, `android`, or a serial."""
+"""Choose and open a device: an alias (`local`, an inventory alias, `android`, `ios`, a serial) becomes its
+backend; `bench devices` lists the host, the inventory and what is attached."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from bench.devices.base import Device
 from bench.devices.inventory import InventoryEntry, load_inventory
 from bench.devices.ios.port import IOSPort, IOSPortError
-from bench.errors import DeviceError, DeviceNotReadyError
+from bench.errors import BenchError, DeviceError, DeviceNotReadyError
 from bench.paths import data_dir
 
 
@@ -30,7 +32,7 @@ def open_device(alias: str, *, benchmark_model: Path | None = None, run_eval: Pa
         return _iphone(alias, entry, runner_ipa)
     from bench.devices.android import adb
     from bench.devices.android.backend import AndroidDevice
-    from bench.run.tools import cached_tool
+    from bench.devices.android.tools import cached_tool
 
     def android(name: str, serial: str, tool: Path | None, evaluator: Path | None = run_eval) -> Device:
         # without a tool given, the one `bench tools fetch` cached for the phone's ABI
@@ -112,3 +114,80 @@ def _serial_of_model(client: object, entry: InventoryEntry) -> str:
         raise DeviceNotReadyError(f"device {entry.alias!r} is the phone whose model is {entry.model!r}; attached "
                                   f"matches: {found}. Give its serial in {entry.source}")
     return matches[0]
+
+
+def list_devices() -> list[dict[str, Any]]:
+    """One row per device: alias, platform, serial, state (online / unauthorized / offline / absent), model."""
+    from bench.devices.android import adb
+    from bench.devices.android.backend import AndroidDevice
+    from bench.devices.inventory import load_inventory
+    from bench.devices.local import LocalDevice
+
+    host = LocalDevice().describe()
+    rows: list[dict[str, Any]] = [{"alias": "local", "platform": "local", "serial": host.id, "state": "online",
+                                   "model": f"{host.model} {host.soc or ''}".strip()}]
+    entries = load_inventory(inventory_folders())
+    client = adb.client()
+    try:
+        attached = {a.serial: a.state for a in adb.attached(client)}
+    except BenchError as exc:
+        attached = {}
+        rows.append({"alias": None, "platform": "android", "serial": None, "state": "no adb server",
+                     "model": str(exc)})
+    by_serial = {e.serial: e for e in entries.values() if e.serial}
+    iphones = _iphones(by_serial, wanted=any(e.platform == "ios" for e in entries.values()))
+    attached_anywhere = set(attached) | {row["serial"] for row in iphones}
+    for alias, entry in sorted(entries.items()):
+        if entry.serial and entry.serial in attached_anywhere:
+            continue  # shown with the attached phones below
+        rows.append({"alias": alias, "platform": entry.platform, "serial": entry.serial, "state": "absent",
+                     "model": entry.model})
+    for serial, state in sorted(attached.items()):
+        known = by_serial.get(serial)
+        row: dict[str, Any] = {"alias": known.alias if known else None, "platform": "android", "serial": serial,
+                               "state": "online" if state == "device" else state, "model": None}
+        if state == "device":
+            try:
+                phone = AndroidDevice(row["alias"] or serial, serial, client)
+                info, now = phone.describe(), phone.snapshot()
+                temps = [v for k, v in now.temperatures_c.items() if "cpu" in k.lower()]
+                row |= {"model": info.model, "simulated": info.simulated, "battery_percent": now.battery_percent,
+                        "temperature_c": max(temps) if temps else None, "thermal_status": now.thermal_status}
+            except BenchError as exc:
+                row["state"] = f"error: {exc}"
+        rows.append(row)
+    return rows + iphones
+
+
+def _iphones(by_serial: dict[str, Any], wanted: bool) -> list[dict[str, Any]]:
+    """iPhones usbmuxd reports; a note instead when they are expected (inventory, USBMUXD_SOCKET_ADDRESS) but
+    cannot be listed."""
+    import os
+
+    from bench.devices.ios.port import IOSPortError
+
+    wanted = wanted or bool(os.environ.get("USBMUXD_SOCKET_ADDRESS"))
+    from bench.devices.ios.backend import port_error
+
+    try:
+        port = ios_port()
+    except BenchError as exc:
+        return [{"alias": None, "platform": "ios", "serial": None, "state": "not listed", "model": str(exc)}] \
+            if wanted else []
+    try:
+        phones = port.list_devices()
+    except IOSPortError as exc:
+        note = str(port_error(None, exc)).removeprefix("iPhones: ")
+        return [{"alias": None, "platform": "ios", "serial": None, "state": "not listed", "model": note}] \
+            if wanted else []
+    finally:
+        close = getattr(port, "close", None)
+        if close is not None:
+            close()
+    rows = []
+    for phone in phones:
+        known = by_serial.get(phone.udid)
+        rows.append({"alias": known.alias if known else None, "platform": "ios", "serial": phone.udid,
+                     "state": phone.state, "model": f"{phone.name} ({phone.product_type}, iOS {phone.ios_version})",
+                     "connection": phone.connection})
+    return rows

@@ -20,6 +20,7 @@ from bench import __version__
 from bench.config import Config, config_from_dict
 from bench.devices.base import Device, Execution, RunSettings
 from bench.devices.inventory import InventoryEntry
+from bench.devices.select import open_device
 from bench.errors import BenchError, DeviceError
 from bench.models.build import BuildOutcome, BuildSettings, build_variants
 from bench.models.pruning import PruningSettings
@@ -32,11 +33,10 @@ from bench.results.stats import summarize
 from bench.results.store import Store
 from bench.run.accuracy import EvalImages, eval_images, first_choices, host_reference, score, score_by_tool
 from bench.run.concurrent import contention_facts, run_together
-from bench.run.cooldown import wait_until_cool
-from bench.run.devices import open_device
-from bench.run.frame_pipeline import build_jobs, measure_pipeline
+from bench.run.frames import build_jobs, measure_pipeline
 from bench.run.model_jobs import model_job
 from bench.run.sustained import SustainedPlan, measure_sustained, sustained_plan
+from bench.run.thermal import wait_until_cool
 
 log = logging.getLogger(__name__)
 

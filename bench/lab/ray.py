@@ -5,7 +5,7 @@ phones as a custom resource `phone:<alias>` of one unit. The orchestrator (`benc
 ADDRESS`) builds the night's variants once, puts them in Ray's object store, and starts one task per
 phone that asks for that phone's unit: Ray places it on the node that owns the phone, and the unit
 keeps a second lab run off the phone. The task runs the phone's jobs as `bench lab run` does on one
-host (lease, health, retries, quarantine; bench.run.lab.measure_phone) into a scratch store on the
+host (lease, health, retries, quarantine; bench.lab.phone.measure_phone) into a scratch store on the
 node and streams every result back as it is measured (a Ray generator task); the orchestrator
 commits each to its own store at once. A node that dies mid-night loses only the job it was
 running: what it sent is stored, the rest of its phones' plans are "not run", and
@@ -31,11 +31,12 @@ from typing import Any
 from bench.config import Config
 from bench.devices.inventory import InventoryEntry
 from bench.errors import BenchError, ConfigError, DeviceError
+from bench.lab.phone import Built, PhoneNight, conclude, measure_phone, phone_session
+from bench.lab.settings import LabSettings
 from bench.models.build import BuildOutcome
 from bench.paths import cache_dir
 from bench.results.records import JobResult
 from bench.results.store import RunRecord, Store
-from bench.run.lab import Built, LabSettings, PhoneNight, conclude, measure_phone, phone_session
 
 log = logging.getLogger(__name__)
 
