@@ -48,12 +48,15 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from bench.engines.loop import LoopSettings
 from bench.errors import ConfigError
+from bench.results.records import Accelerator
 
-TFLITE_ACCELERATORS = ("xnnpack", "none", "gpu", "nnapi")
-COMPUTE_UNITS = ("all", "cpuOnly", "cpuAndGPU", "cpuAndNeuralEngine")  # Core ML on iPhones
-ACCELERATORS = TFLITE_ACCELERATORS + COMPUTE_UNITS
+ACCELERATORS = tuple(a.value for a in Accelerator)
 SUBSET_RULES = ("first", "per-class")
+
+
+_LOOP = LoopSettings()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,14 +64,15 @@ class RunConfig:
     models: tuple[str, ...] = ("efficientnet_lite0",)
     variants: tuple[str, ...] = ("fp32", "int8", "pruned50", "res160")
     devices: tuple[str, ...] = ("local",)
-    accelerators: tuple[str, ...] = ("xnnpack",)
+    accelerators: tuple[str, ...] = (Accelerator.XNNPACK.value,)
     threads: tuple[int, ...] = ()  # empty = min(4, device cores); on the host one core is left free
     dynamic_sizes: tuple[int, ...] = (224,)
-    num_runs: int = 50
-    min_secs: float = 1.0
-    max_secs: float = 150.0
-    warmup_runs: int = 1
-    warmup_min_secs: float = 0.5
+    # the tool's loop (bench.engines.loop): its defaults are benchmark_model's own
+    num_runs: int = _LOOP.num_runs
+    min_secs: float = _LOOP.min_secs
+    max_secs: float = _LOOP.max_secs
+    warmup_runs: int = _LOOP.warmup_runs
+    warmup_min_secs: float = _LOOP.warmup_min_secs
     benchmark_model: str | None = None  # host copy of the phones' benchmark_model (else the inventory's)
     # wait before each job until the CPU is cooler than this; None: 45 on phones, off on the host
     cooldown_below_c: float | None = None
@@ -87,8 +91,14 @@ class RunConfig:
     # variants also run at the same time on the device, each in its own process, for concurrent_s seconds
     concurrent: tuple[str, ...] = ()
     concurrent_s: float = 10.0
-    # pipelines of models fed one after another per frame (bench.run.pipelines); [[run.pipelines]] tables
+    # models fed one after another per frame (bench.run.frames); [[run.pipelines]] tables
     pipelines: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def loop(self) -> LoopSettings:
+        """The tool's loop for an ordinary job (a sustained or concurrent job sets its own seconds)."""
+        return LoopSettings(num_runs=self.num_runs, min_secs=self.min_secs, max_secs=self.max_secs,
+                            warmup_runs=self.warmup_runs, warmup_min_secs=self.warmup_min_secs)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,7 +191,7 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"concurrent takes two or more of the run's variants ({', '.join(run.variants)}), not "
                           f"dynamic, and concurrent_s above 0; got {list(run.concurrent)}: add them to --variants")
     for pipeline in run.pipelines:
-        _check_pipeline(pipeline)
+        _check_frames(pipeline)
     if dataset.images is not None and dataset.images < 1:
         raise ConfigError(f"images must be at least 1, got {dataset.images}")
     if dataset.subset not in SUBSET_RULES:
@@ -193,12 +203,12 @@ def validate(config: Config) -> Config:
     return config
 
 
-_PIPELINE_KEYS = {"name", "stages", "frames", "rate_hz"}
+_FRAMES_KEYS = {"name", "stages", "frames", "rate_hz"}
 
 
-def _check_pipeline(pipeline: Any) -> None:
+def _check_frames(pipeline: Any) -> None:
     example = 'name = "small-then-big", stages = [{ variant = "int8" }, { variant = "fp32", every = 5 }]'
-    if not isinstance(pipeline, dict) or not set(pipeline) <= _PIPELINE_KEYS or \
+    if not isinstance(pipeline, dict) or not set(pipeline) <= _FRAMES_KEYS or \
             not re.fullmatch(r"[A-Za-z0-9_.+-]+", str(pipeline.get("name", ""))):
         raise ConfigError(f"each [[run.pipelines]] needs a name (letters, digits, - _ . +) and stages, and may set "
                           f"frames and rate_hz: {example}")

@@ -1,18 +1,15 @@
-"""Expand a config into jobs: model x variant x device x accelerator x threads, each with a stable id.
-
-The id names everything that makes the job what it is, so a resumed run finds the same jobs and two
-runs can be matched job by job: `local/efficientnet_lite0/int8/xnnpack/t2`, and for the dynamic
-variant the size it is timed at: `local/efficientnet_lite0/dynamic@160/xnnpack/t2`.
-"""
+"""Expand a config into jobs: model x variant x device x accelerator x threads, each with a stable id
+(bench.results.job_ids)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from bench.config import COMPUTE_UNITS, TFLITE_ACCELERATORS, Config, RunConfig
+from bench.config import Config, RunConfig
 from bench.errors import ConfigError
-from bench.results.records import Platform
+from bench.results import job_ids
+from bench.results.records import COMPUTE_UNITS, TFLITE_ACCELERATORS, Accelerator, Platform
 
 DEFAULT_MAX_THREADS = 4
 
@@ -27,23 +24,29 @@ class Job:
     threads: int
     input_size: int | None = None  # the size a dynamic model is resized to; None = the model's own
     together: tuple[str, ...] = ()  # the variants it runs at the same time with (itself included), if any
-    pipeline: str | None = None  # the name of the [[run.pipelines]] it runs (model: its first stage's)
+    frames: str | None = None  # the [[run.pipelines]] it feeds frame by frame, by name (model: its first stage's)
 
     @property
     def solo_id(self) -> str:
-        """The id of the same job run alone (a job run together is its solo id plus `/with-...`)."""
-        return self.job_id.split("/with-", 1)[0]
+        """The id of the same job run alone."""
+        return job_ids.solo_id(self.job_id)
+
+    @property
+    def label(self) -> str:
+        """The variant as tables show it: `int8`, `dynamic@160`, `int8 with fp32`."""
+        return job_ids.variant_label(self.variant, self.input_size, self.together)
 
     def to_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "device": self.device, "model": self.model, "variant": self.variant,
                 "accelerator": self.accelerator, "threads": self.threads, "input_size": self.input_size,
-                "together": list(self.together), "pipeline": self.pipeline}
+                "together": list(self.together), "frames": self.frames}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
         return cls(job_id=data["job_id"], device=data["device"], model=data["model"], variant=data["variant"],
                    accelerator=data["accelerator"], threads=int(data["threads"]), input_size=data.get("input_size"),
-                   together=tuple(data.get("together") or ()), pipeline=data.get("pipeline"))
+                   together=tuple(data.get("together") or ()),
+                   frames=data.get("frames") or data.get("pipeline"))  # "pipeline": plans stored before
 
 
 def default_threads(device_cores: int | None, reserve_core: bool = False) -> int:
@@ -70,14 +73,15 @@ def accelerators_for(config: Config, platform: Platform) -> tuple[str, ...]:
     asked = config.run.accelerators
     if platform is Platform.IOS:
         if asked == RunConfig().accelerators:
-            return ("all",)
+            return (Accelerator.ALL.value,)
         wrong = [a for a in asked if a not in COMPUTE_UNITS]
         allowed = COMPUTE_UNITS
     else:
         wrong = [a for a in asked if a not in TFLITE_ACCELERATORS]
         allowed = TFLITE_ACCELERATORS
     if wrong:
-        raise ConfigError(f"{platform.value} devices take accelerators {', '.join(allowed)}, not {', '.join(wrong)}")
+        raise ConfigError(f"{platform.value} devices take accelerators {', '.join(a.value for a in allowed)}, not "
+                          f"{', '.join(wrong)}")
     return asked
 
 
@@ -92,29 +96,29 @@ def plan_jobs(config: Config, device: str, device_cores: int | None, reserve_cor
         for variant in config.run.variants:
             sizes: tuple[int | None, ...] = config.run.dynamic_sizes if variant == "dynamic" else (None,)
             for size in sizes:
-                name = f"{variant}@{size}" if size is not None else variant
                 for accelerator in accelerators_for(config, platform):
                     for count in threads:
                         jobs.append(Job(
-                            job_id=f"{device}/{model_label(model)}/{name}/{accelerator}/t{count}", device=device,
-                            model=model, variant=variant, accelerator=accelerator, threads=count, input_size=size,
+                            job_id=job_ids.job_id(device, model_label(model), variant, accelerator, count, size),
+                            device=device, model=model, variant=variant, accelerator=accelerator, threads=count,
+                            input_size=size,
                         ))
     together = config.run.concurrent  # after every job alone: its solo numbers are what it is compared with
     for model in config.run.models if together else ():
         for accelerator in accelerators_for(config, platform):
             for count in threads:
                 for variant in together:
-                    others = "+".join(v for v in together if v != variant)
-                    jobs.append(Job(job_id=f"{device}/{model_label(model)}/{variant}/{accelerator}/t{count}/with-{others}",
+                    jobs.append(Job(job_id=job_ids.job_id(device, model_label(model), variant, accelerator, count,
+                                                          together=together),
                                     device=device, model=model, variant=variant, accelerator=accelerator,
                                     threads=count, together=together))
     for pipeline in config.run.pipelines:
         first = pipeline["stages"][0].get("model") or config.run.models[0]
         for accelerator in accelerators_for(config, platform):
             for count in threads:
-                jobs.append(Job(job_id=f"{device}/pipeline-{pipeline['name']}/{accelerator}/t{count}", device=device,
-                                model=first, variant="pipeline", accelerator=accelerator, threads=count,
-                                pipeline=pipeline["name"]))
+                jobs.append(Job(job_id=job_ids.frames_job_id(device, pipeline["name"], accelerator, count),
+                                device=device, model=first, variant="pipeline", accelerator=accelerator, threads=count,
+                                frames=pipeline["name"]))
     ids = [job.job_id for job in jobs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

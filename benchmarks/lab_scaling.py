@@ -50,11 +50,11 @@ def _tool_ms(store: Path, run_id: str) -> float:
     with Store(store) as s:
         for result in s.job_results(run_id):
             raw = result.raw
-            if raw is None or not raw.summary_ms:
+            if raw is None or raw.summary is None:
                 continue
-            summary = raw.summary_ms
-            total += (raw.init_ms or 0.0) + summary.get("warmup_avg", 0.0) * summary.get("warmup_count", 0) \
-                + summary["avg"] * summary["count"]
+            summary = raw.summary
+            total += (raw.init_ms or 0.0) + (summary.warmup_mean_ms or 0.0) * (summary.warmup_count or 0) \
+                + summary.mean_ms * summary.count
     return total
 
 

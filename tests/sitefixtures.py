@@ -15,7 +15,7 @@ from bench.results.records import (
     Platform,
     RawRun,
 )
-from bench.results.stats import instability_warnings, latency_stats, summary_stats
+from bench.results.stats import ToolSummary, instability_warnings, latency_stats, summary_stats
 from bench.results.store import Store
 
 HOSTILE = "<script>alert(1)</script>"
@@ -28,13 +28,13 @@ def _job(device: str, variant: str, seed: int) -> JobResult:
     p50, size, top1, size_bytes = VARIANTS[variant]
     latencies = tuple(float(v) for v in np.random.default_rng(seed).normal(p50, 0.03 * p50, 60))
     phone = device != "local"
-    summary = {"count": 60, "avg": float(np.mean(latencies)), "std": float(np.std(latencies)),
-               "min": min(latencies), "max": max(latencies), "median": float(np.median(latencies))}
+    summary = ToolSummary(count=60, mean_ms=float(np.mean(latencies)), std_ms=float(np.std(latencies)),
+                          min_ms=min(latencies), max_ms=max(latencies), median_ms=float(np.median(latencies)))
     state = DeviceState(captured_at="2026-11-27T00:00:00+00:00", temperatures_c={"cpu": 41.0}, governor="performance",
                         load_average_1m=0.2)
     raw = RawRun(engine="litert-host/forked", engine_version="2.3.0", init_ms=20.0, first_inference_ms=2 * p50,
                  warmup_ms=() if phone else (2 * p50, p50), latencies_ms=() if phone else latencies,
-                 summary_ms=summary if phone else None, peak_rss_after_init_mb=60.0, peak_rss_mb=70.0,
+                 summary=summary if phone else None, peak_rss_after_init_mb=60.0, peak_rss_mb=70.0,
                  model_size_bytes=size_bytes, input_shape=(1, size, size, 3), accelerator_used="xnnpack",
                  raw_output=f'INFO: Created delegate {HOSTILE}\n{{"runner_format": 1}}\n')
     accuracy = AccuracyResult(top1=top1, top5=top1 + 0.1, images=100, subset={"rule": "first", "count": 100})

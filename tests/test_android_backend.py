@@ -14,6 +14,7 @@ from bench.devices.android.backend import REMOTE_ROOT, AndroidDevice, remote_mod
 from bench.devices.android.sim.lab import AdbServer, SimLab, free_port
 from bench.devices.android.sim.profiles import set_free_bytes, set_temperature
 from bench.devices.base import ModelJob, RunSettings
+from bench.engines.loop import LoopSettings
 from bench.errors import DeviceError, DeviceNotReadyError
 from bench.fileio import sha256_file
 
@@ -38,7 +39,8 @@ def _phone(phones: tuple[SimLab, object, Path], number: int = 0) -> AndroidDevic
 def _job(model: Path) -> ModelJob:
     return ModelJob(job_id="sim/tiny/fp32/xnnpack/t1", model_path=model, model_sha256=sha256_file(model),
                     accelerator="xnnpack", threads=1, input_shape=(1, 16, 16, 3), input_name="x",
-                    settings=RunSettings(num_runs=5, min_secs=0, max_secs=10, warmup_runs=1, warmup_min_secs=0))
+                    settings=RunSettings(
+        loop=LoopSettings(num_runs=5, min_secs=0, max_secs=10, warmup_runs=1, warmup_min_secs=0)))
 
 
 def test_describe_reads_the_phone_and_says_it_is_simulated(phones: tuple[SimLab, object, Path]) -> None:
@@ -103,7 +105,7 @@ def test_a_run_on_the_phone_gives_the_tools_numbers_memory_and_delegates(
     phone.prepare(job)
     raw = phone.execute(job).raw
     assert raw.engine == "benchmark_model" and raw.latencies_ms == ()  # the tool prints no per-run list
-    assert raw.summary_ms is not None and raw.summary_ms["count"] == 5 and raw.summary_ms["avg"] > 0
+    assert raw.summary is not None and raw.summary.count == 5 and raw.summary.mean_ms > 0
     assert raw.init_ms is not None and raw.first_inference_ms is not None
     assert raw.tool_memory_overall_delta_mb is not None and raw.tool_memory_overall_delta_mb >= 0
     assert raw.accelerator_used == "xnnpack" and raw.input_shape == (1, 16, 16, 3)
@@ -130,7 +132,8 @@ def test_memory_is_sampled_from_proc_while_the_tool_runs(phones: tuple[SimLab, o
 
     phone = _phone(phones, 1)
     job = _job(tiny_tflite)
-    job = replace(job, settings=replace(job.settings, min_secs=2.0))  # long enough for a few samples
+    # long enough for a few samples
+    job = replace(job, settings=replace(job.settings, loop=replace(job.settings.loop, min_secs=2.0)))
     phone.prepare(job)
     raw = phone.execute(job).raw
     assert raw.peak_rss_mb is not None and raw.peak_rss_mb > 10  # a Python process running LiteRT
@@ -145,7 +148,8 @@ def test_a_hung_phone_is_killed_by_our_watchdog(phones: tuple[SimLab, object, Pa
     lab = phones[0]
     phone = _phone(phones, 1)
     job = _job(tiny_tflite)
-    job = replace(job, settings=replace(job.settings, max_secs=0.5, watchdog_margin_s=2.0))
+    job = replace(job, settings=replace(job.settings, loop=replace(job.settings.loop, max_secs=0.5),
+                                        watchdog_margin_s=2.0))
     phone.prepare(job)
     lab.phones[1].own_faults.hang_on_command = "benchmark_model --graph"
     try:

@@ -13,10 +13,12 @@ import pytest
 from bench.devices.base import AccuracyInputs, ModelJob, RunSettings
 from bench.devices.local.backend import LocalDevice
 from bench.devices.local.launch import run_runner
+from bench.engines.loop import LoopSettings
 from bench.errors import DeviceError, ToolFailedError
 from bench.results.records import Platform
 
-QUICK = RunSettings(num_runs=5, min_secs=0.0, max_secs=10.0, warmup_runs=1, warmup_min_secs=0.0)
+QUICK = RunSettings(
+        loop=LoopSettings(num_runs=5, min_secs=0.0, max_secs=10.0, warmup_runs=1, warmup_min_secs=0.0))
 
 
 def _job(path: Path, accelerator: str = "xnnpack", shape: tuple[int, ...] | None = (1, 16, 16, 3)) -> ModelJob:
@@ -97,7 +99,8 @@ def test_a_hanging_runner_is_killed(tiny_tflite: Path, monkeypatch: pytest.Monke
     # no time cap (max_secs 0) and 60 s of runs: the runner outlives its 1 s watchdog
     job = ModelJob(job_id="x", model_path=tiny_tflite, model_sha256="", accelerator="xnnpack", threads=1,
                    input_shape=None, input_name="x",
-                   settings=RunSettings(num_runs=50, min_secs=60.0, max_secs=0.0, warmup_runs=1, warmup_min_secs=0.0,
+                   settings=RunSettings(
+        loop=LoopSettings(num_runs=50, min_secs=60.0, max_secs=0.0, warmup_runs=1, warmup_min_secs=0.0),
                                         watchdog_margin_s=1.0))
     with pytest.raises(ToolFailedError, match="did not finish in 1 s and was killed"):
         LocalDevice().execute(job)

@@ -13,6 +13,7 @@ from bench.devices.ios import backend
 from bench.devices.ios.backend import IOSDevice, accelerator_used
 from bench.devices.ios.port import InstalledApp
 from bench.engines.coreml_result import read_runner_result
+from bench.engines.loop import LoopSettings
 from bench.errors import DeviceError, DeviceNotReadyError, ResultFormatError, ToolFailedError
 from tests.iosfake import UDID, FakePort, make_ipa
 
@@ -37,7 +38,8 @@ def package(tmp_path: Path) -> Path:
 def _job(package: Path, units: str = "cpuAndNeuralEngine", runs: int = 20) -> ModelJob:
     return ModelJob(job_id=f"iphone/lite0/fp16/{units}/t1", model_path=package, model_sha256="ab" * 32,
                     accelerator=units, threads=1, input_shape=None, input_name="pixels",
-                    settings=RunSettings(num_runs=runs, min_secs=0, max_secs=1, warmup_runs=1, warmup_min_secs=0,
+                    settings=RunSettings(
+        loop=LoopSettings(num_runs=runs, min_secs=0, max_secs=1, warmup_runs=1, warmup_min_secs=0),
                                          watchdog_margin_s=0.0))
 
 
@@ -176,7 +178,7 @@ def test_a_failed_run_reports_the_runners_reason(tmp_path: Path, package: Path) 
 @pytest.mark.parametrize(("change", "says"), [
     ({"format": "something-else/2"}, "rebuild BenchRunner"),
     ({"latencies_ms": []}, "no latencies_ms"),
-    ({"compute_units": "npu"}, "not one of cpuOnly"),
+    ({"compute_units": "npu"}, "not one of all, cpuOnly"),
     ({"thermal_state_after": "warm"}, "thermal states"),
     ({"load_ms": -1}, "non-negative"),
     ({"accuracy": {"images": 2, "top5": [[1, 2, 3, 4, 5]]}}, "says 2 images but has 1"),

@@ -74,9 +74,9 @@ def test_markdown_csv_json_and_no_accuracy() -> None:
 def test_a_summary_only_row_shows_what_the_tool_gave() -> None:
     from dataclasses import replace
 
-    from bench.results.stats import summary_stats
+    from bench.results.stats import ToolSummary, summary_stats
 
-    phone = replace(KNOWN[1], latency_ms=summary_stats({"count": 50, "avg": 5.0, "std": 0.1}))
+    phone = replace(KNOWN[1], latency_ms=summary_stats(ToolSummary(count=50, mean_ms=5.0, std_ms=0.1)))
     rows = comparison_rows([KNOWN[0], phone])
     assert rows[1].p50_ms is None and rows[1].speedup is None and rows[1].fps == pytest.approx(200.0)
     line = next(x for x in render(rows, "table").splitlines() if x.startswith("int8"))

@@ -53,15 +53,17 @@ def test_each_warning_says_why() -> None:
 
 
 def test_a_tools_summary_gives_what_it_printed_and_nothing_more() -> None:
-    from bench.results.stats import summarize
+    from dataclasses import replace
 
-    summary = {"count": 50, "avg": 119.375, "std": 1.948, "min": 113.737, "max": 124.776, "first": 119.212}
+    from bench.results.stats import ToolSummary, summarize
+
+    summary = ToolSummary(count=50, mean_ms=119.375, std_ms=1.948, min_ms=113.737, max_ms=124.776, first_ms=119.212)
     stats, warnings = summarize((), summary)
     assert stats.from_summary and stats.count == 50 and stats.mean == 119.375
     assert stats.p50 is None and stats.p90 is None and stats.ci95_p50 is None  # never invented from a mean
     assert stats.fps == pytest.approx(1000 / 119.375) and stats.cv == pytest.approx(1.948 / 119.375)
     assert warnings == []
-    stats, warnings = summarize((), {**summary, "median": 118.0, "std": 30.0, "count": 5})
+    stats, warnings = summarize((), replace(summary, median_ms=118.0, std_ms=30.0, count=5))
     assert stats.p50 == 118.0
     assert len(warnings) == 2  # too few runs, spread above 10%
     assert summarize([10.0, 11.0], summary)[0].from_summary is False  # every run wins over a summary
@@ -70,7 +72,18 @@ def test_a_tools_summary_gives_what_it_printed_and_nothing_more() -> None:
 
 
 def test_stats_round_trip_through_dicts_including_summary_ones() -> None:
-    from bench.results.stats import LatencyStats, summary_stats
+    from bench.results.stats import LatencyStats, ToolSummary, summary_stats
 
-    for stats in (latency_stats([10.0, 12.0, 11.0]), summary_stats({"count": 3, "avg": 11.0, "std": 1.0})):
+    summary = ToolSummary(count=3, mean_ms=11.0, std_ms=1.0)
+    for stats in (latency_stats([10.0, 12.0, 11.0]), summary_stats(summary)):
         assert LatencyStats.from_dict(stats.to_dict()) == stats
+    assert ToolSummary.from_dict(summary.to_dict()) == summary
+
+
+def test_a_summary_stored_before_its_record_reads_the_same() -> None:
+    from bench.results.stats import ToolSummary
+
+    old = {"count": 80.0, "avg": 12.0, "std": 0.3, "min": 11.5, "max": 13.1, "median": 11.95, "warmup_count": 1,
+           "warmup_avg": 15.2}
+    assert ToolSummary.from_dict(old) == ToolSummary(count=80, mean_ms=12.0, std_ms=0.3, min_ms=11.5, max_ms=13.1,
+                                                     median_ms=11.95, warmup_count=1, warmup_mean_ms=15.2)

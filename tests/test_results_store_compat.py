@@ -48,18 +48,17 @@ def test_every_migration_reads_a_version_1_store(v1_store: Path) -> None:
     assert fp32.raw is not None and len(fp32.raw.latencies_ms) == 11 and fp32.accuracy is not None
     assert fp32.accuracy.correct_top1 == "1101" and fp32.latency_ms is not None and fp32.latency_ms.count == 11
     phone = results["pixel/efficientnet_lite0/int8/xnnpack/t4"]
-    assert phone.raw is not None and phone.raw.summary_ms is not None
-    summary = phone.raw.summary_ms
-    assert (summary["count"], summary["avg"], summary["median"]) == (80, 12.0, 11.95)
+    assert phone.raw is not None and phone.raw.summary is not None
+    assert (phone.raw.summary.count, phone.raw.summary.mean_ms, phone.raw.summary.median_ms) == (80, 12.0, 11.95)
     assert phone.raw.delegates[0]["name"] == "XNNPACK" and phone.raw.op_profile is not None
-    assert phone.cooldown is not None and (phone.cooldown["waited_s"], phone.cooldown["reached"]) == (35.0, True)
+    assert phone.cooldown is not None and (phone.cooldown.waited_s, phone.cooldown.reached) == (35.0, True)
     assert phone.accuracy is not None and phone.accuracy.host_reference is not None
     together = results["local/efficientnet_lite0/int8/xnnpack/t1/with-fp32"]
-    assert together.concurrent is not None and together.concurrent["with"] == ["fp32"]
-    assert together.concurrent["slowdown"] == pytest.approx(9.5 / 8.1)
+    assert together.concurrent is not None and together.concurrent.with_variants == ("fp32",)
+    assert together.concurrent.slowdown == pytest.approx(9.5 / 8.1)
     frames = results["local/pipeline-cascade/xnnpack/t1"]
-    assert frames.pipeline is not None and frames.pipeline["fps"] == pytest.approx(11 / 0.37)
-    assert [s["every"] for s in frames.pipeline["stages"]] == [1, 4]
+    assert frames.frames is not None and frames.frames.fps == pytest.approx(11 / 0.37)
+    assert [s.every for s in frames.frames.stages] == [1, 4]
     sustained = results["pixel/efficientnet_lite0/fp32/xnnpack/t4/sustained"]
     assert sustained.sustained is not None and len(sustained.sustained.windows) == 2
     gpu = results["pixel/efficientnet_lite0/fp32/gpu/t4"]

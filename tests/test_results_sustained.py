@@ -39,10 +39,10 @@ def test_per_minute_rows_group_windows_by_their_start() -> None:
     windows = [SustainedWindow(start_s=10.0 * i, timed_s=10.0, count=100, latencies_ms=(float(i + 1),) * 100)
                for i in range(9)]
     rows = per_minute(windows, 0.0)
-    assert [r["minute"] for r in rows] == [0, 1] and [r["windows"] for r in rows] == [6, 3]
-    assert rows[0]["fps"] == pytest.approx(10.0) and rows[1]["p50_ms"] == pytest.approx(8.0)
+    assert [r.minute for r in rows] == [0, 1] and [r.windows for r in rows] == [6, 3]
+    assert rows[0].fps == pytest.approx(10.0) and rows[1].p50_ms == pytest.approx(8.0)
     summary_only = per_minute([SustainedWindow(start_s=0.0, timed_s=10.0, count=50, mean_ms=4.0)], 0.0)
-    assert summary_only[0]["p99_ms"] is None and summary_only[0]["mean_ms"] == 4.0
+    assert summary_only[0].p99_ms is None and summary_only[0].mean_ms == 4.0
 
 
 def _windows(levels: list[float]) -> list[SustainedWindow]:

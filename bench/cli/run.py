@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cli.common import EXIT_ERROR, EXIT_OK, EXIT_UNSTABLE, open_store, print_json, store_arg
+from bench.engines.loop import loop_option_help
 
 
 def _csv(text: str) -> list[str]:
@@ -48,9 +49,10 @@ def register(subparsers: Any) -> None:
     run.add_argument("--images", type=int, default=None, help="evaluation images (default: the whole split)")
     run.add_argument("--per-class", dest="subset", action="store_const", const="per-class", default=None,
                      help="spread --images evenly over classes instead of the first N by name")
-    for flag, kind, what in (("--num-runs", int, "timed runs (50)"), ("--min-secs", float, "at least (1)"),
-                             ("--max-secs", float, "never more than (150)"), ("--warmup-runs", int, "(1)"),
-                             ("--warmup-min-secs", float, "(0.5)"), ("--prune-budget-s", float, "(600)"),
+    for name, kind in (("num_runs", int), ("min_secs", float), ("max_secs", float), ("warmup_runs", int),
+                       ("warmup_min_secs", float)):  # the tool's loop (bench.engines.loop), as bench.toml names it
+        run.add_argument("--" + name.replace("_", "-"), type=kind, default=None, help=loop_option_help(name))
+    for flag, kind, what in (("--prune-budget-s", float, "(600)"),
                              ("--cooldown-below-c", float, "wait before each job until the CPU is cooler (phones: 45)"),
                              ("--cooldown-timeout-s", float, "give up waiting after (300)")):
         run.add_argument(flag, type=kind, default=None, help=what)
@@ -135,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         _print_table(outcome.run_id, outcome.device, outcome.results, outcome.accuracy_measured, "table")
         _print_together(outcome.results)
-        _print_pipelines(outcome.results)
+        _print_frames(outcome.results)
         note(f"plots and every number of each job: python -m bench report {outcome.run_id} --format html")
     if outcome.failed:
         return EXIT_ERROR
@@ -154,30 +156,30 @@ def _print_together(results: list[Any]) -> None:
         def number(value: Any, form: str) -> str:
             return format(value, form) if value is not None else "-"
 
-        print(f"  {r.job_id}: {number(c['slowdown'], '.2f')}x its time alone ({c['center']} "
-              f"{number(c['center_ms'], '.2f')} ms vs {number(c['solo_center_ms'], '.2f')} ms), "
-              f"{number(c['fps'], '.1f')} FPS vs {number(c['solo_fps'], '.1f')} alone; the group "
-              f"{c['group_fps']:.1f} FPS in all; the tools shared {c['shared_wall_share']:.0%} of the wall time")
+        print(f"  {r.job_id}: {number(c.slowdown, '.2f')}x its time alone ({c.center} "
+              f"{number(c.center_ms, '.2f')} ms vs {number(c.solo_center_ms, '.2f')} ms), "
+              f"{number(c.fps, '.1f')} FPS vs {number(c.solo_fps, '.1f')} alone; the group "
+              f"{c.group_fps:.1f} FPS in all; the tools shared {c.shared_wall_share:.0%} of the wall time")
 
 
-def _print_pipelines(results: list[Any]) -> None:
-    """Each pipeline: frames per second, dropped frames, and what each stage took."""
-    for r in (r for r in results if r.pipeline):
-        p = r.pipeline
-        dropped = f", {p['dropped_share']:.1%} of frames dropped at {p['rate_hz']:g} FPS" if p["dropped_share"] \
+def _print_frames(results: list[Any]) -> None:
+    """Each frames job ([[run.pipelines]]): frames per second, dropped frames, and what each stage took."""
+    for r in (r for r in results if r.frames):
+        f = r.frames
+        dropped = f", {f.dropped_share:.1%} of frames dropped at {f.rate_hz:g} FPS" if f.dropped_share \
             is not None else ""
-        fps = f"{p['fps']:.1f}" if p["fps"] is not None else "-"
-        print(f"\n{r.model}: {p['frames']} frames, {fps} FPS{dropped}; per frame p50 {r.latency_ms.p50:.2f} ms, "
+        fps = f"{f.fps:.1f}" if f.fps is not None else "-"
+        print(f"\n{r.model}: {f.frames} frames, {fps} FPS{dropped}; per frame p50 {r.latency_ms.p50:.2f} ms, "
               f"p99 {r.latency_ms.p99:.2f} ms")
-        for stage in p["stages"]:
-            print(f"  {stage['model']} {stage['variant']} every {stage['every']} frame(s): {stage['runs']} runs, "
-                  f"p50 {stage['p50_ms']:.2f} ms")
+        for stage in f.stages:
+            print(f"  {stage.model} {stage.variant} every {stage.every} frame(s): {stage.runs} runs, "
+                  f"p50 {stage.p50_ms:.2f} ms")
 
 
 def _sustained_json(sustained: Any) -> dict[str, Any]:
     """A sustained job's findings, minute by minute, and its temperature curve (every window: `bench export`)."""
     return {"duration_s": sustained.duration_s, "rate_hz": sustained.rate_hz or None,
-            "windows": len(sustained.windows), "minutes": [dict(m) for m in sustained.minutes],
+            "windows": len(sustained.windows), "minutes": [m.to_dict() for m in sustained.minutes],
             "throttle_onset_s": sustained.throttle_onset_s, "throttle_evidence": sustained.throttle_evidence,
             "dropped_share": sustained.dropped_share, "dropped_method": sustained.dropped_method,
             "temperature_c": [[round(t, 1), state.hottest_c, state.thermal_status] for t, state in sustained.samples]}
@@ -203,8 +205,8 @@ def run_json(outcome: Any) -> dict[str, Any]:
                          "scored_by": acc.scored_by} if acc else None,
             "warnings": list(r.warnings),
             "sustained": _sustained_json(r.sustained) if r.sustained else None,
-            "concurrent": r.concurrent,
-            "pipeline": r.pipeline,
+            "concurrent": r.concurrent.to_dict() if r.concurrent else None,
+            "pipeline": r.frames.to_dict() if r.frames else None,  # the [[run.pipelines]] job's numbers
         })
     return {"run_id": outcome.run_id,
             "device": {"id": outcome.device.id, "platform": outcome.device.platform.value,

@@ -1,4 +1,5 @@
-"""The Protocol every device backend implements, and the requests the pipeline hands it.
+"""The Protocol every device backend implements, the small Protocols of what only some devices can do,
+and the requests a run hands them.
 
 A backend imports only result records and engines: it receives files and numbers, never datasets,
 stores or reports, and no adbutils / pymobiledevice3 / coremltools type leaves it.
@@ -6,29 +7,27 @@ stores or reports, and no adbutils / pymobiledevice3 / coremltools type leaves i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from bench.engines.loop import LoopSettings
 from bench.results.records import DeviceInfo, DeviceState, RawRun
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunSettings:
-    """benchmark_model's loop settings (their defaults live in `bench.config.RunConfig`)."""
+    """How a device runs a job's tool: its loop, the watchdog's margin, per-operator profiling."""
 
-    num_runs: int
-    min_secs: float
-    max_secs: float
-    warmup_runs: int
-    warmup_min_secs: float
-    # the watchdog allows 2 x max_secs of runs plus this for loading, delegate compilation and output
-    watchdog_margin_s: float = 60.0
+    loop: LoopSettings = field(default_factory=LoopSettings)
+    watchdog_margin_s: float = 60.0  # beyond 2 x max_secs, for loading, delegate compilation and output
     op_profiling: bool = False  # ask the tool for per-operator times
-    # benchmark_model's --run_frequency: runs per second on a fixed schedule (catching up when late); 0: back to back
-    run_frequency_hz: float = 0.0
+
+    @property
+    def watchdog_s(self) -> float:
+        return self.loop.watchdog_s(self.watchdog_margin_s)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +58,14 @@ class AccuracyInputs:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StageRun:
+    """One model of a frames job, as the runner measured it on the frames it ran on."""
+
+    init_ms: float | None
+    latencies_ms: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Execution:
     """What one launch of the tool gave: the timing, and the images' top classes when asked for."""
 
@@ -69,8 +76,8 @@ class Execution:
     # accuracy a tool scored by itself (run_eval): top-k fractions, its image count, how it preprocessed;
     # with top5 given, why the device scored the images another way than asked
     tool_accuracy: dict[str, Any] | None = None
-    # a pipeline of models (bench.run.pipelines): each stage's graph, every, init_ms and latencies_ms
-    stages: list[dict[str, Any]] | None = None
+    # models fed frame by frame (bench.run.frames): what each stage measured, in stage order
+    stages: tuple[StageRun, ...] | None = None
 
 
 class Device(Protocol):
@@ -93,3 +100,33 @@ class Device(Protocol):
 
     def cleanup(self) -> None:
         """Remove what prepare left on the device."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HealthFacts:
+    free_bytes: int | None  # where bench writes on the device
+    other_benchmark: str | None  # a benchmark tool already running ("pid 1234"), else None
+
+
+@runtime_checkable
+class FramesDevice(Protocol):
+    """A device that holds several models in one process and feeds them frame by frame (the host)."""
+
+    def execute_frames(self, stages: list[tuple[ModelJob, int]], frames: int, rate_hz: float) -> Execution:
+        """Feed `frames` frames through the stages' models, stage k on every `every`-th frame."""
+
+
+@runtime_checkable
+class FixedPerformanceDevice(Protocol):
+    """A device with a mode of steady clocks for benchmarking (Android's fixed performance mode)."""
+
+    def set_fixed_performance(self, on: bool) -> bool:
+        """Turn the mode on or off; False when the device refused (it says so in its state, it does not raise)."""
+
+
+@runtime_checkable
+class HealthProbe(Protocol):
+    """A device that reports what a lab checks before a night (free storage, another tool running)."""
+
+    def health_facts(self) -> HealthFacts:
+        """What snapshot() does not say: free storage, a benchmark tool already running."""

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import ResultFormatError
+from bench.results.records import COMPUTE_UNITS
 
 FORMAT = "bench-runner-result/1"
 THERMAL_STATES = ("nominal", "fair", "serious", "critical")
-COMPUTE_UNITS = ("cpuOnly", "cpuAndGPU", "cpuAndNeuralEngine", "all")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,7 +89,8 @@ def read_runner_result(text: str) -> RunnerResult:
         raise ResultFormatError(f"runner result status must be ok or failed, got {status!r}")
     units = data.get("compute_units")
     if units not in COMPUTE_UNITS:
-        raise ResultFormatError(f"runner result compute_units {units!r} is not one of {', '.join(COMPUTE_UNITS)}")
+        raise ResultFormatError(f"runner result compute_units {units!r} is not one of "
+                                f"{', '.join(u.value for u in COMPUTE_UNITS)}")
     latencies = _times(data, "latencies_ms")
     if status == "ok" and not latencies:
         raise ResultFormatError("runner result says ok but has no latencies_ms")

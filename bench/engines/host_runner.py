@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.engines.loop import add_loop_flags
+
 RUNNER_FORMAT = 1
 
 
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     warmup_ms = loop_until(interpreter.invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
     starts_s: list[float] = []
     timed_start = time.perf_counter()
-    latencies_ms = loop_until(interpreter.invoke, args.num_runs, args.min_secs, args.max_secs, args.run_frequency,
+    latencies_ms = loop_until(interpreter.invoke, args.num_runs, args.min_secs, args.max_secs, args.run_frequency_hz,
                               starts_s)
     timed_s = time.perf_counter() - timed_start
     # read before the accuracy pass, whose image buffers are not the model's memory
@@ -144,15 +146,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
-    """Feed `--pipeline_frames` frames through several models one after another; stage k runs on every
+def run_frames(args: argparse.Namespace) -> dict[str, Any]:
+    """Feed `--frames` frames through several models one after another; stage k runs on every
     `every`-th frame. A frame's latency is the sum of the stages it went through, back to back."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     resolver = OpResolverType.AUTO if args.use_xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     rng = np.random.default_rng(0)
     stages = []
-    for spec in json.loads(args.pipeline):
+    for spec in json.loads(args.stages):
         started = time.perf_counter()
         interpreter = Interpreter(model_path=str(spec["graph"]), num_threads=args.num_threads,
                                   experimental_op_resolver_type=resolver)
@@ -169,9 +171,9 @@ def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
     frames_ms: list[float] = []
     starts_s: list[float] = []
     timed_start = time.perf_counter()
-    for frame in range(args.pipeline_frames):
-        if args.run_frequency > 0:
-            wait = timed_start + frame / args.run_frequency - time.perf_counter()
+    for frame in range(args.frames):
+        if args.run_frequency_hz > 0:
+            wait = timed_start + frame / args.run_frequency_hz - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
         began = time.perf_counter()
@@ -185,7 +187,7 @@ def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
     timed_s = time.perf_counter() - timed_start
     first_inputs = stages[0]["interpreter"].get_input_details()
     return {
-        "runner_format": RUNNER_FORMAT, "engine": "litert-host/pipeline" + ("/forked" if args.forked else ""),
+        "runner_format": RUNNER_FORMAT, "engine": "litert-host/frames" + ("/forked" if args.forked else ""),
         "engine_version": metadata.version("ai-edge-litert"), "graph": stages[0]["graph"],
         "model_size_bytes": sum(Path(s["graph"]).stat().st_size for s in stages), "threads": args.num_threads,
         "accelerator": "xnnpack" if args.use_xnnpack else "none",
@@ -194,7 +196,7 @@ def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
         "first_inference_ms": sum(s["first_inference_ms"] for s in stages), "warmup_ms": [],
         "latencies_ms": frames_ms, "run_starts_s": starts_s, "timed_s": timed_s,
         "peak_rss_after_init_mb": rss_after_init_mb, "peak_rss_mb": peak_rss_mb(), "pid": os.getpid(),
-        "pipeline": [{k: v for k, v in s.items() if k != "interpreter"} for s in stages],
+        "stages": [{k: v for k, v in s.items() if k != "interpreter"} for s in stages],
     }
 
 
@@ -260,16 +262,11 @@ def _floats(text: str) -> list[float]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.engines.host_runner", description=__doc__.splitlines()[0])
     parser.add_argument("--graph", type=Path, default=None)
-    parser.add_argument("--pipeline", default=None, help='instead of --graph: [{"graph": PATH, "every": N}, ...]')
-    parser.add_argument("--pipeline_frames", type=int, default=300)
+    parser.add_argument("--stages", default=None, help='instead of --graph, models fed frame by frame: '
+                        '[{"graph": PATH, "every": N}, ...]')
+    parser.add_argument("--frames", type=int, default=300, help="with --stages: frames to feed")
     parser.add_argument("--num_threads", type=int, default=1)
-    parser.add_argument("--num_runs", type=int, default=50)
-    parser.add_argument("--min_secs", type=float, default=1.0)
-    parser.add_argument("--max_secs", type=float, default=150.0)
-    parser.add_argument("--warmup_runs", type=int, default=1)
-    parser.add_argument("--warmup_min_secs", type=float, default=0.5)
-    parser.add_argument("--run_frequency", type=float, default=0.0, help="runs per second on a schedule; 0: back "
-                        "to back")
+    add_loop_flags(parser)
     parser.add_argument("--use_xnnpack", type=_bool, default=True)
     parser.add_argument("--input_shape", type=_shape, default=None, help="resize a dynamic input, e.g. 1,160,160,3")
     parser.add_argument("--classify_inputs", type=Path, default=None, help="uint8 (N, H, W, 3) .npy of images")
@@ -281,15 +278,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if bool(args.classify_inputs) != bool(args.classify_output) or (args.mean is None) != (args.std is None):
         parser.error("--classify_inputs goes with --classify_output, and --mean with --std")
-    if (args.graph is None) == (args.pipeline is None):
-        parser.error("give either --graph or --pipeline")
+    if (args.graph is None) == (args.stages is None):
+        parser.error("give either --graph or --stages")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        report = run_pipeline(args) if args.pipeline else run(args)
+        report = run_frames(args) if args.stages else run(args)
     except (ValueError, RuntimeError, OSError) as exc:
         print(json.dumps({"runner_format": RUNNER_FORMAT, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}))
         return 1

@@ -8,9 +8,8 @@ other benchmark process running (a second `benchmark_model` would share the CPU 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from bench.devices.base import Device
+from bench.devices.base import Device, HealthProbe
 from bench.errors import BenchError
 
 
@@ -35,16 +34,14 @@ def health_problems(device: Device, limits: HealthLimits) -> list[str]:
     hottest = state.hottest_c
     if hottest is not None and hottest > limits.temperature_max_c:
         problems.append(f"{hottest:.1f} °C (ceiling {limits.temperature_max_c:.0f} °C): let it cool")
-    facts: dict[str, Any] = {}
-    probe = getattr(device, "health_facts", None)
-    if probe is not None:
+    if isinstance(device, HealthProbe):
         try:
-            facts = probe()
+            facts = device.health_facts()
         except BenchError as exc:
-            problems.append(str(exc))
-    free = facts.get("free_bytes")
-    if free is not None and free < limits.free_storage_min_mb * 1e6:
-        problems.append(f"{free / 1e6:.0f} MB free (floor {limits.free_storage_min_mb:.0f} MB): free space on it")
-    if facts.get("other_benchmark"):
-        problems.append(f"another benchmark is running on it ({facts['other_benchmark']}): stop it first")
+            return [*problems, str(exc)]
+        free = facts.free_bytes
+        if free is not None and free < limits.free_storage_min_mb * 1e6:
+            problems.append(f"{free / 1e6:.0f} MB free (floor {limits.free_storage_min_mb:.0f} MB): free space on it")
+        if facts.other_benchmark:
+            problems.append(f"another benchmark is running on it ({facts.other_benchmark}): stop it first")
     return problems

@@ -23,14 +23,14 @@ from bench.config import Config
 from bench.devices.inventory import InventoryEntry
 from bench.errors import ConfigError
 from bench.fileio import write_text_atomic
-from bench.lab.phone import Built, PhoneNight, phone_night
+from bench.lab.phone import PhoneNight, phone_night
 from bench.lab.settings import LabSettings, config_for
 from bench.paths import data_dir
 from bench.plan import plan_jobs
 from bench.results.history import SeriesVerdicts
 from bench.results.records import Platform
+from bench.run.builds import BuildsByPlatform, build_for
 from bench.run.frames import build_jobs
-from bench.run.stages import build_for
 
 
 class Cluster(Protocol):
@@ -39,7 +39,7 @@ class Cluster(Protocol):
     def phones(self) -> list[str]: ...
 
     def phone_night(self, phone: PhoneNight, config: Config, settings: LabSettings, entry: InventoryEntry | None,
-                    store_path: Path, built: Built, save: Callable[[], None]) -> None: ...
+                    store_path: Path, built: BuildsByPlatform, save: Callable[[], None]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -112,9 +112,9 @@ def run_night(config: Config, settings: LabSettings, inventory: dict[str, Invent
 
 
 def _build_once(config: Config, settings: LabSettings, inventory: dict[str, InventoryEntry], aliases: list[str],
-                cache_root: Path) -> Built:
+                cache_root: Path) -> BuildsByPlatform:
     """Every variant any phone of the night needs, built before the phones start (one build, not one per phone)."""
-    built: Built = {}
+    built: BuildsByPlatform = {}
     configs = [config_for(config, settings, inventory.get(a)) for a in aliases]
     for platform in sorted({Platform.IOS if (e := inventory.get(a)) and e.platform == "ios" else Platform.ANDROID
                             for a in aliases}, key=lambda p: p.value):

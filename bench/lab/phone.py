@@ -20,15 +20,15 @@ from bench.errors import BenchError
 from bench.lab.health import health_problems
 from bench.lab.lease import phone_lease
 from bench.lab.settings import LabSettings
-from bench.models.build import BuildOutcome
 from bench.results.history import SeriesVerdicts, judge_run
-from bench.results.records import JobStatus, Platform
+from bench.results.records import JobStatus
 from bench.results.store import Store
-from bench.run.stages import Hooks, execute_run, open_configured
+from bench.run.builds import BuildsByPlatform
+from bench.run.context import Hooks
+from bench.run.stages import execute_run, open_configured
 
 log = logging.getLogger(__name__)
 
-Built = dict[Platform, dict[tuple[str, str], BuildOutcome]]  # the night's variants, per platform
 
 
 @dataclass(slots=True)
@@ -57,7 +57,7 @@ Report = Callable[[str, Any], None]
 
 
 def measure_phone(phone: PhoneNight, config: Config, settings: LabSettings, entry: InventoryEntry | None,
-                  store: Store, cache_root: Path, built: Built, report: Report | None = None) -> None:
+                  store: Store, cache_root: Path, built: BuildsByPlatform, report: Report | None = None) -> None:
     """Open the phone, take its lease, check its health and run its jobs into `store`; record how it went in `phone`.
 
     Never raises for a phone's trouble: it is the phone's status and reasons.
@@ -123,7 +123,7 @@ def phone_session(phone: PhoneNight, save: Callable[[], None]) -> Iterator[None]
 
 
 def phone_night(phone: PhoneNight, config: Config, settings: LabSettings, entry: InventoryEntry | None,
-                 store_path: Path, cache_root: Path, built: Built, save: Callable[[], None]) -> None:
+                 store_path: Path, cache_root: Path, built: BuildsByPlatform, save: Callable[[], None]) -> None:
     with phone_session(phone, save), Store(store_path) as store:
         measure_phone(phone, config, settings, entry, store, cache_root, built,
                       report=lambda kind, _: save() if kind != "result" else None)

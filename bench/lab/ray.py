@@ -31,12 +31,13 @@ from typing import Any
 from bench.config import Config
 from bench.devices.inventory import InventoryEntry
 from bench.errors import BenchError, ConfigError, DeviceError
-from bench.lab.phone import Built, PhoneNight, conclude, measure_phone, phone_session
+from bench.lab.phone import PhoneNight, conclude, measure_phone, phone_session
 from bench.lab.settings import LabSettings
 from bench.models.build import BuildOutcome
 from bench.paths import cache_dir
 from bench.results.records import JobResult
 from bench.results.store import RunRecord, Store
+from bench.run.builds import BuildsByPlatform
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class RayLab:
 
         ray.shutdown()
 
-    def _ship(self, built: Built) -> Shipped:
+    def _ship(self, built: BuildsByPlatform) -> Shipped:
         """Put each built variant's file in the object store once for the night (not once per phone)."""
         import ray
 
@@ -97,7 +98,7 @@ class RayLab:
             return self._shipped
 
     def phone_night(self, phone: PhoneNight, config: Config, settings: LabSettings, entry: InventoryEntry | None,
-                    store_path: Path, built: Built, save: Callable[[], None]) -> None:
+                    store_path: Path, built: BuildsByPlatform, save: Callable[[], None]) -> None:
         """Run one phone's jobs on its node; commit each result here as it arrives."""
         import ray
         from ray.exceptions import RayError, RayTaskError
@@ -228,11 +229,11 @@ def _pack(path: Path) -> tuple[bool, bytes]:
     return True, buffer.getvalue()
 
 
-def _unpack(shipped: Shipped) -> Built:
+def _unpack(shipped: Shipped) -> BuildsByPlatform:
     """Write the shipped variants into this node's cache (once per content), with their local paths."""
     import ray
 
-    built: Built = {}
+    built: BuildsByPlatform = {}
     for platform, outcomes in shipped.items():
         built[platform] = {}
         for key, (outcome, ref) in outcomes.items():

@@ -68,6 +68,9 @@ class BuildOutcome:
     error: str | None = None
 
 
+Builds = dict[tuple[str, str], BuildOutcome]  # (model, variant) -> what building it gave
+
+
 def tool_versions() -> dict[str, str]:
     versions = {"bench": __version__}
     for name in _TOOLS:

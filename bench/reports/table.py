@@ -13,14 +13,13 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench.results.records import JobResult, JobStatus
+from bench.results.records import COMPUTE_UNITS, JobResult, JobStatus
 
 FORMATS = ("table", "md", "csv", "json")
 PEAK_MEMORY_NOTE = ("peak MB: peak resident set (VmHWM) of the process that ran the model: its heap, the mapped "
                     "model file and the pages of the runtime's libraries it touched")
 FOOTPRINT_NOTE = ("peak MB on an iPhone: the app's phys_footprint at its highest, what iOS counts against its "
                   "memory limit (the runner app's own reading)")
-COMPUTE_UNITS = ("all", "cpuOnly", "cpuAndGPU", "cpuAndNeuralEngine")
 NOT_MEASURED = "accuracy not measured: pass --imagenet DIR (or set BENCH_IMAGENET) to score on ImageNet val"
 
 
@@ -59,10 +58,8 @@ def _base_row(r: JobResult) -> dict[str, Any]:
         "accelerator_used": raw.accelerator_used if raw else None, "threads": r.threads,
         "status": r.status.value, "error": r.error,
         "model_size_bytes": raw.model_size_bytes if raw else None,
-        "peak_rss_mb": None if raw is None else raw.peak_rss_mb if raw.peak_rss_mb is not None
-        else raw.phys_footprint_peak_mb,
-        "peak_memory_kind": None if raw is None else "vmhwm" if raw.peak_rss_mb is not None
-        else "phys_footprint" if raw.phys_footprint_peak_mb is not None else None,
+        "peak_rss_mb": None if raw is None else raw.peak_memory_mb,
+        "peak_memory_kind": None if raw is None else raw.peak_memory_kind,
         "init_ms": raw.init_ms if raw else None, "p50_ms": lat.p50 if lat else None, "p90_ms": lat.p90 if lat else None,
         "ci95_p50_ms": lat.ci95_p50 if lat else None, "fps": lat.fps if lat else None,
         "top1": acc.top1 if acc else None, "top5": acc.top5 if acc else None, "images": acc.images if acc else None,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bench.results.job_ids import without_device
 from bench.results.records import JobResult, JobStatus
 from bench.results.regress import (
     STEP_SEGMENT,
@@ -62,7 +63,7 @@ def device_series(runs: Sequence[tuple[RunRecord, Sequence[JobResult]]],
             night = night_latency(record.run_id, result)
             if night.center_ms is None:
                 continue
-            series = found.setdefault(key, Series(label=f"{result.job_id.split('/', 1)[-1]} "
+            series = found.setdefault(key, Series(label=f"{without_device(result.job_id)} "
                                                         f"(model {key.model_sha256[:8]})"))
             earlier = history.setdefault(key, [])
             verdict = latency_verdict(night, earlier[-window:]) if earlier else None

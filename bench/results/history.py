@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.results.job_ids import without_device
 from bench.results.records import JobResult, JobStatus
 from bench.results.regress import (
     SeriesKey,
@@ -30,7 +31,7 @@ LONG_SERIES = 60  # earlier nights searched for steps in a series' level
 
 def _peak_mb(result: JobResult) -> float | None:
     raw = result.raw
-    return None if raw is None else raw.peak_rss_mb if raw.peak_rss_mb is not None else raw.phys_footprint_peak_mb
+    return None if raw is None else raw.peak_memory_mb
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,15 +66,15 @@ def judge_run(store: Store, run_id: str, window: int = DEFAULT_WINDOW) -> list[S
     position = next(i for i, r in enumerate(runs) if r.run_id == record.run_id)
     earlier = [r for r in runs[position + 1:] if r.device.id == record.device.id]
     history: list[tuple[RunRecord, dict[str, JobResult]]] = [
-        (r, {j.job_id.split("/", 1)[-1]: j for j in store.job_results(r.run_id) if j.status is JobStatus.OK})
+        (r, {without_device(j.job_id): j for j in store.job_results(r.run_id) if j.status is JobStatus.OK})
         for r in earlier]  # newest first; jobs matched by id without the device alias
     out = []
     for result in store.job_results(run_id):
         if result.status is not JobStatus.OK or result.raw is None:
             continue
         key = series_key(record.device, result)
-        same_job = [(r, jobs[result.job_id.split("/", 1)[-1]]) for r, jobs in history
-                    if result.job_id.split("/", 1)[-1] in jobs]
+        same_job = [(r, jobs[without_device(result.job_id)]) for r, jobs in history
+                    if without_device(result.job_id) in jobs]
         long_series = [(r, j) for r, j in same_job if j.raw is not None and series_key(r.device, j) == key]
         comparable = long_series[:window]
         if not comparable:

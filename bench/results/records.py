@@ -10,13 +10,32 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.results.stats import LatencyStats
+from bench.results.stats import LatencyStats, ToolSummary
 
 
 class Platform(enum.Enum):
     LOCAL = "local"
     ANDROID = "android"
     IOS = "ios"
+
+
+class Accelerator(enum.StrEnum):
+    """What runs a model: a TFLite delegate (the host, Android phones) or Core ML's compute units (iPhones).
+    Jobs and results keep it as its string; the members compare equal to it."""
+
+    XNNPACK = "xnnpack"
+    NONE = "none"  # TFLite's plain CPU kernels
+    GPU = "gpu"
+    NNAPI = "nnapi"
+    ALL = "all"  # Core ML's own choice of CPU, GPU and Neural Engine
+    CPU_ONLY = "cpuOnly"
+    CPU_AND_GPU = "cpuAndGPU"
+    CPU_AND_NEURAL_ENGINE = "cpuAndNeuralEngine"
+
+
+TFLITE_ACCELERATORS = (Accelerator.XNNPACK, Accelerator.NONE, Accelerator.GPU, Accelerator.NNAPI)
+HOST_ACCELERATORS = (Accelerator.XNNPACK, Accelerator.NONE)
+COMPUTE_UNITS = (Accelerator.ALL, Accelerator.CPU_ONLY, Accelerator.CPU_AND_GPU, Accelerator.CPU_AND_NEURAL_ENGINE)
 
 
 class JobStatus(enum.Enum):
@@ -47,6 +66,15 @@ class DeviceInfo:
                    simulated=bool(data.get("simulated", False)))
 
 
+# thermal statuses at which the OS slows the device down: Android's thermal service (severe and up),
+# iOS's ProcessInfo.thermalState (serious, critical)
+THROTTLING_STATUSES = frozenset({"severe", "critical", "emergency", "shutdown", "serious"})
+
+
+def is_throttling(thermal_status: str | None) -> bool:
+    return thermal_status in THROTTLING_STATUSES
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceState:
     """A snapshot of what affects speed: heat, clocks, load, power. None where unreadable."""
@@ -68,6 +96,11 @@ class DeviceState:
         cpu = [v for k, v in self.temperatures_c.items() if "cpu" in k.lower()]
         values = cpu or list(self.temperatures_c.values())
         return max(values) if values else None
+
+    @property
+    def throttling(self) -> bool:
+        """The OS said it was slowing the device down for heat."""
+        return is_throttling(self.thermal_status)
 
     def to_dict(self) -> dict[str, Any]:
         return {"fixed_performance": self.fixed_performance, "captured_at": self.captured_at,
@@ -101,9 +134,8 @@ class RawRun:
     input_shape: tuple[int, ...]
     accelerator_used: str
     raw_output: str
-    # The tool's own statistics of the timed runs, for tools that print no per-run list
-    # (benchmark_model): count, avg, std, min, max and, where printed, first, p5, median, p95 (ms).
-    summary_ms: dict[str, float] | None = None
+    # the tool's own statistics of the timed runs, for tools that print no per-run list (benchmark_model)
+    summary: ToolSummary | None = None
     # benchmark_model's own memory lines: growth of its peak RSS from the tool's start (MB)
     tool_memory_init_delta_mb: float | None = None
     tool_memory_overall_delta_mb: float | None = None
@@ -124,12 +156,25 @@ class RawRun:
     run_starts_s: tuple[float, ...] = ()
     timed_s: float | None = None
 
+    @property
+    def peak_memory_mb(self) -> float | None:
+        """Peak memory as the platform counts it: VmHWM (Linux, Android), else phys_footprint (iOS)."""
+        return self.peak_rss_mb if self.peak_rss_mb is not None else self.phys_footprint_peak_mb
+
+    @property
+    def peak_memory_kind(self) -> str | None:
+        """Which peak_memory_mb is: "vmhwm", "phys_footprint", or None when neither was read."""
+        if self.peak_rss_mb is not None:
+            return "vmhwm"
+        return "phys_footprint" if self.phys_footprint_peak_mb is not None else None
+
     def to_dict(self) -> dict[str, Any]:
         return {"run_starts_s": list(self.run_starts_s), "timed_s": self.timed_s, "compile_ms": self.compile_ms,
                 "phys_footprint_after_load_mb": self.phys_footprint_after_load_mb,
                 "phys_footprint_peak_mb": self.phys_footprint_peak_mb,
                 "sampled_phys_footprint_peak_mb": self.sampled_phys_footprint_peak_mb,
-                "compute_plan": self.compute_plan, "op_profile": self.op_profile, "summary_ms": self.summary_ms,
+                "compute_plan": self.compute_plan, "op_profile": self.op_profile,
+                "summary": self.summary.to_dict() if self.summary else None,
                 "tool_memory_init_delta_mb": self.tool_memory_init_delta_mb,
                 "tool_memory_overall_delta_mb": self.tool_memory_overall_delta_mb,
                 "delegates": [dict(d) for d in self.delegates], "engine": self.engine,
@@ -148,7 +193,7 @@ class RawRun:
                    latencies_ms=tuple(data["latencies_ms"]), peak_rss_after_init_mb=data.get("peak_rss_after_init_mb"),
                    peak_rss_mb=data.get("peak_rss_mb"), model_size_bytes=int(data["model_size_bytes"]),
                    input_shape=tuple(data["input_shape"]), accelerator_used=data["accelerator_used"],
-                   raw_output=data.get("raw_output", ""), summary_ms=data.get("summary_ms"),
+                   raw_output=data.get("raw_output", ""), summary=_summary(data),
                    tool_memory_init_delta_mb=data.get("tool_memory_init_delta_mb"),
                    tool_memory_overall_delta_mb=data.get("tool_memory_overall_delta_mb"),
                    delegates=tuple(data.get("delegates") or ()), op_profile=data.get("op_profile"),
@@ -158,6 +203,11 @@ class RawRun:
                    sampled_phys_footprint_peak_mb=data.get("sampled_phys_footprint_peak_mb"),
                    compute_plan=data.get("compute_plan"), run_starts_s=tuple(data.get("run_starts_s") or ()),
                    timed_s=data.get("timed_s"))
+
+
+def _summary(data: dict[str, Any]) -> ToolSummary | None:
+    summary = data.get("summary") or data.get("summary_ms")  # summary_ms: stores before ToolSummary
+    return ToolSummary.from_dict(summary) if summary else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,6 +273,130 @@ class SustainedWindow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CooldownWait:
+    """The cool-down gate before a job: how long it waited for the device's hottest CPU zone to fall below
+    `below_c`, and whether it did before the timeout (the job runs either way)."""
+
+    below_c: float
+    waited_s: float
+    start_temp_c: float | None
+    end_temp_c: float | None
+    reached: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"below_c": self.below_c, "waited_s": self.waited_s, "start_temp_c": self.start_temp_c,
+                "end_temp_c": self.end_temp_c, "reached": self.reached}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CooldownWait:
+        return cls(below_c=float(data["below_c"]), waited_s=float(data["waited_s"]),
+                   start_temp_c=data.get("start_temp_c"), end_temp_c=data.get("end_temp_c"),
+                   reached=bool(data["reached"]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contention:
+    """A job run at the same time as others (bench.run.concurrent): with whom, its slowdown against its job
+    alone, its FPS together and alone, the group's total FPS, the share of wall time the tools shared."""
+
+    with_variants: tuple[str, ...]
+    solo_job: str | None  # the same variant's job alone in the same run, if it was measured
+    center_ms: float | None
+    solo_center_ms: float | None
+    slowdown: float | None  # center_ms / solo_center_ms
+    fps: float | None
+    solo_fps: float | None
+    group_fps: float
+    shared_wall_share: float  # of the group's wall time, with every tool running
+    center: str  # "median of the runs" or "the tool's mean"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"with": list(self.with_variants), "solo_job": self.solo_job, "center_ms": self.center_ms,
+                "solo_center_ms": self.solo_center_ms, "slowdown": self.slowdown, "fps": self.fps,
+                "solo_fps": self.solo_fps, "group_fps": self.group_fps, "shared_wall_share": self.shared_wall_share,
+                "center": self.center}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Contention:
+        return cls(with_variants=tuple(data["with"]), solo_job=data.get("solo_job"), center_ms=data.get("center_ms"),
+                   solo_center_ms=data.get("solo_center_ms"), slowdown=data.get("slowdown"), fps=data.get("fps"),
+                   solo_fps=data.get("solo_fps"), group_fps=float(data["group_fps"]),
+                   shared_wall_share=float(data["shared_wall_share"]), center=data.get("center", ""))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameStage:
+    """One model of a frames job: the frames it ran on (every `every`-th) and its own latency."""
+
+    model: str
+    variant: str
+    every: int
+    model_sha256: str
+    runs: int
+    init_ms: float | None
+    p50_ms: float | None
+    mean_ms: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "variant": self.variant, "every": self.every, "model_sha256": self.model_sha256,
+                "runs": self.runs, "init_ms": self.init_ms, "p50_ms": self.p50_ms, "mean_ms": self.mean_ms}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FrameStage:
+        return cls(model=data["model"], variant=data["variant"], every=int(data["every"]),
+                   model_sha256=data["model_sha256"], runs=int(data["runs"]), init_ms=data.get("init_ms"),
+                   p50_ms=data.get("p50_ms"), mean_ms=data.get("mean_ms"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FramesResult:
+    """Models fed one after another, frame by frame (bench.run.frames): each stage's numbers, the frames,
+    frames per second, and the share dropped at `rate_hz` by a latest-frame camera pipeline."""
+
+    stages: tuple[FrameStage, ...]
+    frames: int
+    rate_hz: float | None
+    fps: float | None
+    dropped_share: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stages": [s.to_dict() for s in self.stages], "frames": self.frames, "rate_hz": self.rate_hz,
+                "fps": self.fps, "dropped_share": self.dropped_share}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FramesResult:
+        return cls(stages=tuple(FrameStage.from_dict(s) for s in data["stages"]), frames=int(data["frames"]),
+                   rate_hz=data.get("rate_hz"), fps=data.get("fps"), dropped_share=data.get("dropped_share"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SustainedMinute:
+    """One minute of a sustained job: its windows and runs, FPS, latency (percentiles only from every run;
+    the windows' mean where the tool printed only summaries) and the frames dropped at the rate."""
+
+    minute: int
+    windows: int
+    runs: int
+    fps: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    mean_ms: float | None
+    dropped_share: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"minute": self.minute, "windows": self.windows, "runs": self.runs, "fps": self.fps,
+                "p50_ms": self.p50_ms, "p90_ms": self.p90_ms, "p99_ms": self.p99_ms, "mean_ms": self.mean_ms,
+                "dropped_share": self.dropped_share}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SustainedMinute:
+        return cls(minute=int(data["minute"]), windows=int(data.get("windows", 0)), runs=int(data["runs"]),
+                   fps=data.get("fps"), p50_ms=data.get("p50_ms"), p90_ms=data.get("p90_ms"),
+                   p99_ms=data.get("p99_ms"), mean_ms=data.get("mean_ms"), dropped_share=data.get("dropped_share"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SustainedResult:
     """A sustained job: the model run for `duration_s` (at `rate_hz`, or back to back), window by window,
     with the device's state sampled alongside, and what bench.results.sustained found in them."""
@@ -232,7 +406,7 @@ class SustainedResult:
     window_s: float
     windows: tuple[SustainedWindow, ...]
     samples: tuple[tuple[float, DeviceState], ...]  # (seconds since the first window, state)
-    minutes: tuple[dict[str, Any], ...] = ()  # minute, p50/p90/p99/mean ms, fps, dropped_share
+    minutes: tuple[SustainedMinute, ...] = ()
     throttle_onset_s: float | None = None
     throttle_evidence: str = ""
     dropped_share: float | None = None  # of the frames offered at rate_hz
@@ -242,7 +416,7 @@ class SustainedResult:
         return {"duration_s": self.duration_s, "rate_hz": self.rate_hz, "window_s": self.window_s,
                 "windows": [w.to_dict() for w in self.windows],
                 "samples": [{"t_s": t, "state": state.to_dict()} for t, state in self.samples],
-                "minutes": [dict(m) for m in self.minutes], "throttle_onset_s": self.throttle_onset_s,
+                "minutes": [m.to_dict() for m in self.minutes], "throttle_onset_s": self.throttle_onset_s,
                 "throttle_evidence": self.throttle_evidence, "dropped_share": self.dropped_share,
                 "dropped_method": self.dropped_method}
 
@@ -251,7 +425,8 @@ class SustainedResult:
         return cls(duration_s=data["duration_s"], rate_hz=data["rate_hz"], window_s=data["window_s"],
                    windows=tuple(SustainedWindow.from_dict(w) for w in data["windows"]),
                    samples=tuple((s["t_s"], DeviceState.from_dict(s["state"])) for s in data["samples"]),
-                   minutes=tuple(data.get("minutes") or ()), throttle_onset_s=data.get("throttle_onset_s"),
+                   minutes=tuple(SustainedMinute.from_dict(m) for m in data.get("minutes") or ()),
+                   throttle_onset_s=data.get("throttle_onset_s"),
                    throttle_evidence=data.get("throttle_evidence", ""), dropped_share=data.get("dropped_share"),
                    dropped_method=data.get("dropped_method"))
 
@@ -274,18 +449,15 @@ class JobResult:
     accuracy: AccuracyResult | None = None
     state_before: DeviceState | None = None
     state_after: DeviceState | None = None
-    # the cool-down gate before the job: below_c, waited_s, start_temp_c, end_temp_c, reached
-    cooldown: dict[str, Any] | None = None
+    cooldown: CooldownWait | None = None
     sustained: SustainedResult | None = None
-    # a job run at the same time as others (bench.run.concurrent): with whom, its slowdown against its job
-    # alone, its FPS together and alone, the group's total FPS, the share of wall time the tools shared
-    concurrent: dict[str, Any] | None = None
-    # a pipeline of models (bench.run.pipelines): each stage's numbers, frames, FPS, dropped frames
-    pipeline: dict[str, Any] | None = None
+    concurrent: Contention | None = None
+    frames: FramesResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sustained": self.sustained.to_dict() if self.sustained else None, "concurrent": self.concurrent,
-                "pipeline": self.pipeline,
+        return {"sustained": self.sustained.to_dict() if self.sustained else None,
+                "concurrent": self.concurrent.to_dict() if self.concurrent else None,
+                "frames": self.frames.to_dict() if self.frames else None,
                 "job_id": self.job_id,
                 "model": self.model, "variant": self.variant,
                 "model_sha256": self.model_sha256, "accelerator": self.accelerator, "threads": self.threads,
@@ -294,7 +466,7 @@ class JobResult:
                 "warnings": list(self.warnings), "accuracy": self.accuracy.to_dict() if self.accuracy else None,
                 "state_before": self.state_before.to_dict() if self.state_before else None,
                 "state_after": self.state_after.to_dict() if self.state_after else None,
-                "cooldown": self.cooldown}
+                "cooldown": self.cooldown.to_dict() if self.cooldown else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobResult:
@@ -306,6 +478,8 @@ class JobResult:
                    status=JobStatus(data["status"]), error=data.get("error"), raw=opt("raw", RawRun),
                    latency_ms=opt("latency_ms", LatencyStats), warnings=tuple(data.get("warnings") or ()),
                    accuracy=opt("accuracy", AccuracyResult), state_before=opt("state_before", DeviceState),
-                   state_after=opt("state_after", DeviceState), cooldown=data.get("cooldown"),
-                   sustained=opt("sustained", SustainedResult), concurrent=data.get("concurrent"),
-                   pipeline=data.get("pipeline"))
+                   state_after=opt("state_after", DeviceState), cooldown=opt("cooldown", CooldownWait),
+                   sustained=opt("sustained", SustainedResult), concurrent=opt("concurrent", Contention),
+                   # "pipeline": results stored before frames jobs had this name
+                   frames=FramesResult.from_dict(frames) if (frames := data.get("frames") or data.get("pipeline"))
+                   else None)

@@ -101,9 +101,10 @@ def night_latency(run_id: str, result: JobResult) -> NightLatency:
     assert raw is not None
     if raw.latencies_ms:
         return NightLatency(run_id=run_id, latencies_ms=tuple(raw.latencies_ms))
-    summary = raw.summary_ms or {}
-    return NightLatency(run_id=run_id, count=int(summary.get("count", 0)), mean_ms=summary.get("avg"),
-                        std_ms=summary.get("std"))
+    summary = raw.summary
+    if summary is None:
+        return NightLatency(run_id=run_id, count=0, mean_ms=None, std_ms=None)
+    return NightLatency(run_id=run_id, count=summary.count, mean_ms=summary.mean_ms, std_ms=summary.std_ms)
 
 
 def noise_threshold(baseline: Sequence[NightLatency]) -> float:

@@ -56,6 +56,44 @@ class LatencyStats:
                    from_summary=bool(data.get("from_summary", False)))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolSummary:
+    """A tool's own statistics of its timed runs, for tools that print no per-run list (benchmark_model:
+    `count=50 first=9100 curr=4790 min=4610 max=5420 avg=4812 std=151 p5=... median=... p95=...`, in us).
+    Only what it printed is set."""
+
+    count: int
+    mean_ms: float
+    std_ms: float | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+    first_ms: float | None = None
+    p5_ms: float | None = None
+    median_ms: float | None = None
+    p95_ms: float | None = None
+    warmup_count: int | None = None  # the warm-up runs' statistics, printed apart
+    warmup_mean_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "mean_ms": self.mean_ms, "std_ms": self.std_ms, "min_ms": self.min_ms,
+                "max_ms": self.max_ms, "first_ms": self.first_ms, "p5_ms": self.p5_ms, "median_ms": self.median_ms,
+                "p95_ms": self.p95_ms, "warmup_count": self.warmup_count, "warmup_mean_ms": self.warmup_mean_ms}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ToolSummary:
+        if "avg" in data:  # as stored before records had this class: {"count", "avg", "std", ..., "warmup_avg"}
+            data = {_OLD_SUMMARY_KEYS.get(k, f"{k}_ms"): v for k, v in data.items()}
+        warmup = data.get("warmup_count")
+        return cls(count=int(data["count"]), mean_ms=float(data["mean_ms"]), std_ms=data.get("std_ms"),
+                   min_ms=data.get("min_ms"), max_ms=data.get("max_ms"), first_ms=data.get("first_ms"),
+                   p5_ms=data.get("p5_ms"), median_ms=data.get("median_ms"), p95_ms=data.get("p95_ms"),
+                   warmup_count=int(warmup) if warmup is not None else None,
+                   warmup_mean_ms=data.get("warmup_mean_ms"))
+
+
+_OLD_SUMMARY_KEYS = {"count": "count", "avg": "mean_ms", "warmup_count": "warmup_count", "warmup_avg": "warmup_mean_ms"}
+
+
 def bootstrap_median_ci(values: Sequence[float], samples: int = BOOTSTRAP_SAMPLES,
                         seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
     """Return the 2.5th and 97.5th percentiles of the medians of `samples` resamples."""
@@ -113,21 +151,21 @@ def instability_warnings(latencies_ms: Sequence[float]) -> list[str]:
     return warnings
 
 
-def summary_stats(summary_ms: dict[str, float]) -> LatencyStats:
-    """LatencyStats from a tool's printed summary (count, avg, std, min, max, maybe median)."""
-    mean = float(summary_ms["avg"])
-    std = float(summary_ms.get("std", 0.0))
+def summary_stats(summary: ToolSummary) -> LatencyStats:
+    """LatencyStats from a tool's printed summary (count, mean, std, min, max, maybe median)."""
+    mean = summary.mean_ms
+    std = summary.std_ms or 0.0
     return LatencyStats(
-        count=int(summary_ms["count"]), mean=mean, std=std, min=float(summary_ms.get("min", mean)),
-        p50=summary_ms.get("median"), p90=None, p99=None, max=float(summary_ms.get("max", mean)),
+        count=summary.count, mean=mean, std=std, min=summary.min_ms if summary.min_ms is not None else mean,
+        p50=summary.median_ms, p90=None, p99=None, max=summary.max_ms if summary.max_ms is not None else mean,
         cv=std / mean if mean > 0 else 0.0, ci95_p50=None, fps=1000.0 / mean if mean > 0 else 0.0,
         from_summary=True,
     )
 
 
-def summary_warnings(summary_ms: dict[str, float]) -> list[str]:
+def summary_warnings(summary: ToolSummary) -> list[str]:
     """Instability warnings a summary allows: too few runs and spread (drift needs the runs themselves)."""
-    stats = summary_stats(summary_ms)
+    stats = summary_stats(summary)
     return _count_and_spread_warnings(stats.count, stats.cv)
 
 
@@ -136,10 +174,10 @@ def center_ms(latencies_ms: Sequence[float], mean_ms: float | None) -> float | N
     return float(np.median(latencies_ms)) if len(latencies_ms) else mean_ms
 
 
-def summarize(latencies_ms: Sequence[float], summary_ms: dict[str, float] | None) -> tuple[LatencyStats, list[str]]:
+def summarize(latencies_ms: Sequence[float], summary: ToolSummary | None) -> tuple[LatencyStats, list[str]]:
     """Statistics and warnings from every run when the tool gave them, else from its summary."""
     if latencies_ms:
         return latency_stats(latencies_ms), instability_warnings(latencies_ms)
-    if summary_ms:
-        return summary_stats(summary_ms), summary_warnings(summary_ms)
+    if summary:
+        return summary_stats(summary), summary_warnings(summary)
     raise ValueError("the run has neither per-run latencies nor a summary")

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from bench.results.records import DeviceState, SustainedWindow
+from bench.results.records import DeviceState, SustainedMinute, SustainedWindow
 from bench.results.stats import center_ms
 
 FLOOR = 0.05
@@ -71,27 +70,27 @@ def dropped_frames(windows: Sequence[SustainedWindow], rate_hz: float) -> tuple[
             "from each window's mean latency against the frame budget (the tool prints no per-run list)")
 
 
-def per_minute(windows: Sequence[SustainedWindow], rate_hz: float) -> list[dict[str, Any]]:
+def per_minute(windows: Sequence[SustainedWindow], rate_hz: float) -> list[SustainedMinute]:
     """Latency percentiles (or the mean), achieved FPS and dropped frames for each minute of the job."""
     minutes: dict[int, list[SustainedWindow]] = {}
     for window in windows:
         minutes.setdefault(int(window.start_s // 60), []).append(window)
     out = []
     for minute, group in sorted(minutes.items()):
-        row: dict[str, Any] = {"minute": minute, "windows": len(group), "runs": sum(w.count for w in group)}
+        runs = sum(w.count for w in group)
         timed = sum(w.timed_s for w in group)
-        row["fps"] = row["runs"] / timed if timed else None
+        p50 = p90 = p99 = mean = None
         if all(w.latencies_ms for w in group):
             pooled = np.concatenate([w.latencies_ms for w in group])
-            p50, p90, p99 = np.percentile(pooled, [50, 90, 99])
-            row |= {"p50_ms": float(p50), "p90_ms": float(p90), "p99_ms": float(p99), "mean_ms": float(pooled.mean())}
+            p50, p90, p99 = (float(v) for v in np.percentile(pooled, [50, 90, 99]))
+            mean = float(pooled.mean())
         else:
             counted = [(w.count, w.mean_ms) for w in group if w.mean_ms is not None]
-            runs = sum(c for c, _ in counted)
-            row |= {"p50_ms": None, "p90_ms": None, "p99_ms": None,
-                    "mean_ms": sum(c * m for c, m in counted) / runs if runs else None}
-        row["dropped_share"] = dropped_frames(group, rate_hz)[0]
-        out.append(row)
+            summarised = sum(c for c, _ in counted)
+            mean = sum(c * m for c, m in counted) / summarised if summarised else None
+        out.append(SustainedMinute(minute=minute, windows=len(group), runs=runs, fps=runs / timed if timed else None,
+                                   p50_ms=p50, p90_ms=p90, p99_ms=p99, mean_ms=mean,
+                                   dropped_share=dropped_frames(group, rate_hz)[0]))
     return out
 
 

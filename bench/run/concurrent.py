@@ -16,11 +16,41 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
 
 from bench.devices.base import Device, ModelJob
-from bench.results.records import JobResult, RawRun
-from bench.results.stats import center_ms
+from bench.errors import BenchError
+from bench.plan import Job
+from bench.results.records import Contention, JobResult, JobStatus, Platform, RawRun
+from bench.results.stats import center_ms, summarize
+from bench.run.builds import request_for
+from bench.run.context import Measured, RunContext
+from bench.run.thermal import pass_gate
+
+
+def measure_together(context: RunContext, unit: list[Job], measured: Measured) -> list[JobResult]:
+    """Run a group's jobs at the same time; each one's result says what the others did to it."""
+    if context.info.platform is Platform.IOS:
+        raise BenchError("an iPhone runs one BenchRunner at a time: models at the same time are measured on the "
+                         "host and on Android phones")
+    device = context.device
+    requests = [request_for(job.job_id, context.builds.get((job.model, job.variant)), job.accelerator, job.threads,
+                            context.settings, what=f"variant {job.variant}") for job in unit]
+    pass_gate(device, context.gate)
+    before = device.snapshot()
+    for request in requests:
+        device.prepare(request)
+    group = run_together(device, requests, context.config.run.concurrent_s)
+    after = device.snapshot()
+    variants = unit[0].together
+    results = []
+    for job, request, mine in zip(unit, requests, group, strict=True):
+        stats, _ = summarize(mine.raw.latencies_ms, mine.raw.summary)  # contention is what it measures
+        facts = contention_facts(job.variant, mine, group, variants, measured.alone(job.solo_id))
+        results.append(JobResult(job_id=job.job_id, model=job.model, variant=job.label,
+                                 model_sha256=request.model_sha256, accelerator=job.accelerator,
+                                 threads=job.threads, status=JobStatus.OK, raw=mine.raw, latency_ms=stats,
+                                 state_before=before, state_after=after, concurrent=facts))
+    return results
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +68,7 @@ def run_together(device: Device, jobs: Sequence[ModelJob], seconds: float) -> li
     origin = time.monotonic()
 
     def one(job: ModelJob) -> Together:
-        timed = replace(job, settings=replace(job.settings, num_runs=1, min_secs=seconds, max_secs=seconds))
+        timed = replace(job, settings=replace(job.settings, loop=job.settings.loop.for_seconds(seconds)))
         barrier.wait()
         started = time.monotonic() - origin
         raw = device.execute(timed).raw
@@ -54,16 +84,17 @@ def run_together(device: Device, jobs: Sequence[ModelJob], seconds: float) -> li
 
 
 def raw_center_ms(raw: RawRun) -> float | None:
-    return center_ms(raw.latencies_ms, (raw.summary_ms or {}).get("avg"))
+    return center_ms(raw.latencies_ms, raw.summary.mean_ms if raw.summary else None)
 
 
 def fps(raw: RawRun) -> float | None:
     """Timed runs per second of the timed phase."""
-    runs = len(raw.latencies_ms) or int((raw.summary_ms or {}).get("count", 0))
+    runs = len(raw.latencies_ms) or (raw.summary.count if raw.summary else 0)
     if raw.timed_s:
         seconds = raw.timed_s
     else:  # back to back: the runs' own time
-        seconds = (sum(raw.latencies_ms) if raw.latencies_ms else runs * (raw.summary_ms or {}).get("avg", 0.0)) / 1000
+        mean = raw.summary.mean_ms if raw.summary else 0.0
+        seconds = (sum(raw.latencies_ms) if raw.latencies_ms else runs * mean) / 1000
     return runs / seconds if seconds else None
 
 
@@ -75,16 +106,16 @@ def shared_share(group: Sequence[Together]) -> float:
 
 
 def contention_facts(variant: str, mine: Together, group: Sequence[Together], variants: Sequence[str],
-                     alone: JobResult | None) -> dict[str, Any]:
+                     alone: JobResult | None) -> Contention:
     """What running together did to `variant`: against its job alone, and the group's total throughput."""
     solo = alone.raw if alone is not None and alone.raw is not None else None
     together_center, solo_center = raw_center_ms(mine.raw), raw_center_ms(solo) if solo else None
-    return {
-        "with": [v for v in variants if v != variant], "solo_job": alone.job_id if alone else None,
-        "center_ms": together_center, "solo_center_ms": solo_center,
-        "slowdown": together_center / solo_center if together_center and solo_center else None,
-        "fps": fps(mine.raw), "solo_fps": fps(solo) if solo else None,
-        "group_fps": sum(f for t in group if (f := fps(t.raw)) is not None),
-        "shared_wall_share": shared_share(group),
-        "center": "median of the runs" if mine.raw.latencies_ms else "the tool's mean",
-    }
+    return Contention(
+        with_variants=tuple(v for v in variants if v != variant), solo_job=alone.job_id if alone else None,
+        center_ms=together_center, solo_center_ms=solo_center,
+        slowdown=together_center / solo_center if together_center and solo_center else None,
+        fps=fps(mine.raw), solo_fps=fps(solo) if solo else None,
+        group_fps=sum(f for t in group if (f := fps(t.raw)) is not None),
+        shared_wall_share=shared_share(group),
+        center="median of the runs" if mine.raw.latencies_ms else "the tool's mean",
+    )

@@ -18,8 +18,10 @@ import numpy as np
 
 from bench.config import RunConfig
 from bench.devices.base import Device, ModelJob
+from bench.engines.loop import LoopSettings
 from bench.errors import BenchError
 from bench.results.records import DeviceState, RawRun, SustainedResult, SustainedWindow
+from bench.results.stats import ToolSummary
 from bench.results.sustained import dropped_frames, per_minute, reference_s, throttle_onset
 
 log = logging.getLogger(__name__)
@@ -65,9 +67,10 @@ def measure_sustained(device: Device, job: ModelJob, plan: SustainedPlan) -> tup
     try:
         while (left := duration_s - (time.monotonic() - started)) >= MIN_WINDOW_S or not windows:
             span = min(window_s, max(left, MIN_WINDOW_S))
-            settings = replace(job.settings, num_runs=1, min_secs=span, max_secs=span, warmup_min_secs=0.0,
-                               warmup_runs=job.settings.warmup_runs if not windows else 0, run_frequency_hz=rate_hz)
-            raw = device.execute(replace(job, settings=settings)).raw
+            # only the first window warms up; each one's timed runs last the window, at the rate
+            loop = LoopSettings(num_runs=1, min_secs=span, max_secs=span, warmup_min_secs=0.0, run_frequency_hz=rate_hz,
+                                warmup_runs=job.settings.loop.warmup_runs if not windows else 0)
+            raw = device.execute(replace(job, settings=replace(job.settings, loop=loop))).raw
             ended = time.monotonic() - started
             windows.append(_window(raw, span, ended))
             raws.append(raw)
@@ -85,15 +88,15 @@ def measure_sustained(device: Device, job: ModelJob, plan: SustainedPlan) -> tup
 
 def _window(raw: RawRun, span_s: float, ended_s: float) -> SustainedWindow:
     """One window from one launch. Its timed runs end as the tool exits: they began `timed_s` before."""
-    summary = raw.summary_ms or {}
-    count = len(raw.latencies_ms) or int(summary.get("count", 0))
-    mean = float(np.mean(raw.latencies_ms)) if raw.latencies_ms else summary.get("avg")
+    summary = raw.summary
+    count = len(raw.latencies_ms) or (summary.count if summary else 0)
+    mean = float(np.mean(raw.latencies_ms)) if raw.latencies_ms else (summary.mean_ms if summary else None)
     # the tool's own wall time where it gives it; else the runs' time, never less than the window asked for
     timed = raw.timed_s if raw.timed_s is not None else max(span_s, count * (mean or 0.0) / 1000.0)
     return SustainedWindow(start_s=max(0.0, ended_s - timed), timed_s=timed, count=count,
                            latencies_ms=raw.latencies_ms, run_starts_s=raw.run_starts_s,
                            mean_ms=None if raw.latencies_ms else mean,
-                           std_ms=None if raw.latencies_ms else summary.get("std"))
+                           std_ms=None if raw.latencies_ms or summary is None else summary.std_ms)
 
 
 def _combined(raws: list[RawRun], windows: list[SustainedWindow]) -> RawRun:
@@ -112,7 +115,9 @@ def _combined(raws: list[RawRun], windows: list[SustainedWindow]) -> RawRun:
     mean = sum(c * m for c, m, _ in counted) / runs
     # pooled: the spread within windows plus the spread of the windows' means
     variance = sum(c * (s * s + (m - mean) ** 2) for c, m, s in counted) / runs
-    summaries = [r.summary_ms or {} for r in raws]
-    summary = {"count": float(runs), "avg": mean, "std": float(np.sqrt(variance)),
-               "min": min(s.get("min", mean) for s in summaries), "max": max(s.get("max", mean) for s in summaries)}
-    return replace(first, latencies_ms=(), summary_ms=summary, **common)  # type: ignore[arg-type]
+    summaries = [r.summary for r in raws if r.summary is not None]
+    lows = [s.min_ms for s in summaries if s.min_ms is not None]
+    highs = [s.max_ms for s in summaries if s.max_ms is not None]
+    summary = ToolSummary(count=runs, mean_ms=mean, std_ms=float(np.sqrt(variance)), min_ms=min(lows, default=mean),
+                          max_ms=max(highs, default=mean))
+    return replace(first, latencies_ms=(), summary=summary, **common)  # type: ignore[arg-type]

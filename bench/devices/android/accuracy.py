@@ -20,9 +20,12 @@ import numpy as np
 from bench.devices.android import adb
 from bench.devices.android.run_tool import run_tool
 from bench.devices.base import AccuracyInputs
+from bench.engines.loop import LoopSettings
 from bench.errors import DeviceError, ToolFailedError
 
 SECONDS_PER_IMAGE_LIMIT = 10.0
+
+ONE_INFERENCE = LoopSettings(num_runs=1, min_secs=0.0, warmup_runs=0, warmup_min_secs=0.0)  # per image
 
 
 def classify_on_phone(dev: Any, model: Path, remote_model: str, tool: str, flags: dict[str, str],
@@ -56,7 +59,7 @@ def classify_on_phone(dev: Any, model: Path, remote_model: str, tool: str, flags
         adb.push_if_changed(dev, pairs)
     name = str(detail["name"])
     one = " ".join(shlex.quote(f"--{k}={v}") for k, v in {
-        **flags, "graph": remote_model, "num_runs": "1", "warmup_runs": "0", "min_secs": "0", "warmup_min_secs": "0",
+        **flags, "graph": remote_model, **ONE_INFERENCE.to_flags(),
         "report_peak_memory_footprint": "false", "input_layer": name,
         "input_layer_shape": ",".join(str(d) for d in detail["shape"])}.items())
     # the tool reads `name:path`, a `:` inside the name written `::` (`serving_default_x::0:/path`)

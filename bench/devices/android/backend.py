@@ -21,10 +21,10 @@ from bench.devices.android.run_tool import command_line, run_tool
 from bench.devices.android.state import COMMAND as STATE_COMMAND
 from bench.devices.android.state import parse_state
 from bench.devices.android.tool_result import raw_run
-from bench.devices.base import AccuracyInputs, Execution, ModelJob
+from bench.devices.base import AccuracyInputs, Execution, HealthFacts, ModelJob
 from bench.errors import DeviceError, DeviceNotReadyError, ToolFailedError
 from bench.fileio import sha256_unchanged_file
-from bench.results.records import DeviceInfo, DeviceState, Platform
+from bench.results.records import Accelerator, DeviceInfo, DeviceState, Platform
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +94,11 @@ class AndroidDevice:
         _, text = adb.shell(self.device, STATE_COMMAND)
         return replace(parse_state(text), fixed_performance=self.fixed_performance)
 
-    def health_facts(self) -> dict[str, Any]:
+    def health_facts(self) -> HealthFacts:
         """Free bytes where bench writes and any benchmark tool already running (`pidof`): a lab's pre-flight."""
         free = adb.free_bytes(self.device, "/data/local/tmp")
         _, pids = adb.shell(self.device, "pidof benchmark_model benchmark_model_plus_flex run_eval 2>/dev/null")
-        return {"free_bytes": free, "other_benchmark": f"pid {pids.strip()}" if pids.strip() else None}
+        return HealthFacts(free_bytes=free, other_benchmark=f"pid {pids.strip()}" if pids.strip() else None)
 
     def set_fixed_performance(self, on: bool) -> bool:
         """Android's fixed performance mode (API 28+): steady clocks, for stable numbers. True if it took."""
@@ -151,15 +151,11 @@ class AndroidDevice:
         """Run benchmark_model on the phone: timing, the tool's memory lines, sampled VmHWM, delegates."""
         assert self.tool is not None  # prepare() checked it
         s = job.settings
-        flags = {"graph": remote_model_path(job.model_sha256), "num_threads": str(job.threads),
-                 "num_runs": str(s.num_runs), "warmup_runs": str(s.warmup_runs), "min_secs": str(s.min_secs),
-                 "max_secs": str(s.max_secs), "warmup_min_secs": str(s.warmup_min_secs),
-                 "use_xnnpack": str(job.accelerator == "xnnpack").lower()}
-        if s.run_frequency_hz > 0:  # runs on a fixed schedule, catching up when late
-            flags["run_frequency"] = f"{s.run_frequency_hz:g}"
-        if job.accelerator == "gpu":
+        flags = {"graph": remote_model_path(job.model_sha256), "num_threads": str(job.threads), **s.loop.to_flags(),
+                 "use_xnnpack": str(job.accelerator == Accelerator.XNNPACK).lower()}
+        if job.accelerator == Accelerator.GPU:
             flags["use_gpu"] = "true"
-        if job.accelerator == "nnapi":
+        if job.accelerator == Accelerator.NNAPI:
             flags["use_nnapi"] = "true"
         if job.input_shape:  # the tool takes a shape only for an input it was told the name of
             flags["input_layer"] = job.input_name
@@ -168,7 +164,7 @@ class AndroidDevice:
         if s.op_profiling:
             flags["enable_op_profiling"] = "true"
         line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, self.big_core_mask())
-        run = run_tool(self.device, line, timeout_s=2 * s.max_secs + s.watchdog_margin_s)
+        run = run_tool(self.device, line, timeout_s=s.watchdog_s)
         raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,
                       input_shape=job.input_shape or (), tool_sha256=self.tool_sha256(),
                       sampled_vmhwm_mb=run.sampled_vmhwm_mb)

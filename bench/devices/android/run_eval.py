@@ -25,11 +25,12 @@ from bench.devices.base import AccuracyInputs
 from bench.engines.tool_output import parse_tool_output
 from bench.errors import DeviceError, ResultFormatError, ToolFailedError
 from bench.fileio import sha256_unchanged_file
+from bench.results.records import Accelerator
 
 SECONDS_PER_IMAGE_LIMIT = 10.0
 PREPROCESSING = "run_eval's own: central 87.5% crop, bilinear resize, float inputs (x - 127.5) / 127.5"
 # run_eval's --delegate values; without one it runs its default CPU path (XNNPACK on current builds)
-DELEGATE_FLAG = {"gpu": "gpu", "nnapi": "nnapi", "xnnpack": "xnnpack"}
+DELEGATE_FLAG: dict[str, str] = {Accelerator.GPU: "gpu", Accelerator.NNAPI: "nnapi", Accelerator.XNNPACK: "xnnpack"}
 
 
 def preprocessing_mismatch(model: Path, accuracy: AccuracyInputs) -> tuple[str | None, int]:

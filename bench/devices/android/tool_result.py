@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bench.engines.tool_output import ToolReport, parse_tool_output
 from bench.errors import ResultFormatError, ToolFailedError
-from bench.results.records import RawRun
+from bench.results.records import Accelerator, RawRun
+from bench.results.stats import ToolSummary
 
 # the delegate that carries each accelerator, as benchmark_model names it
-DELEGATE_OF = {"gpu": "GPU", "nnapi": "NNAPI", "xnnpack": "XNNPACK"}
+DELEGATE_OF: dict[str, str] = {Accelerator.GPU: "GPU", Accelerator.NNAPI: "NNAPI", Accelerator.XNNPACK: "XNNPACK"}
 
 
 def accelerator_used(requested: str, report: ToolReport) -> str:
@@ -20,7 +19,7 @@ def accelerator_used(requested: str, report: ToolReport) -> str:
     for delegate in report.delegates:
         if delegate.name == wanted and delegate.status in ("full", "partial"):
             return requested if delegate.status == "full" else f"{requested} (partial)"
-        if delegate.name == wanted and delegate.status == "created" and requested == "xnnpack":
+        if delegate.name == wanted and delegate.status == "created" and requested == Accelerator.XNNPACK:
             return requested  # XNNPACK applies itself without a coverage line on many builds
     return f"cpu (fallback from {requested})"
 
@@ -36,18 +35,14 @@ def raw_run(output: str, *, requested: str, model_size_bytes: int, input_shape: 
     if report.status != "ok" or report.inference is None or report.inference.avg_ms is None:
         raise ToolFailedError(f"benchmark_model failed: {report.error or 'no timed runs in its output'}")
     stats = report.inference
-    summary: dict[str, Any] = {k: v for k, v in (("count", stats.count), ("avg", stats.avg_ms), ("std", stats.std_ms),
-                                                  ("min", stats.min_ms), ("max", stats.max_ms),
-                                                  ("first", stats.first_ms), ("p5", stats.p5_ms),
-                                                  ("median", stats.median_ms), ("p95", stats.p95_ms))
-                               if v is not None}
-    if report.warmup is not None:  # the tool prints warm-up statistics, not the runs
-        summary["warmup_count"] = report.warmup.count
-        if report.warmup.avg_ms is not None:
-            summary["warmup_avg"] = report.warmup.avg_ms
+    warmup = report.warmup  # the tool prints warm-up statistics, not the runs
+    summary = ToolSummary(count=stats.count, mean_ms=report.inference.avg_ms, std_ms=stats.std_ms, min_ms=stats.min_ms,
+                          max_ms=stats.max_ms, first_ms=stats.first_ms, p5_ms=stats.p5_ms, median_ms=stats.median_ms,
+                          p95_ms=stats.p95_ms, warmup_count=warmup.count if warmup else None,
+                          warmup_mean_ms=warmup.avg_ms if warmup else None)
     return RawRun(
         engine="benchmark_model", engine_version=f"sha256:{tool_sha256[:16]}", init_ms=report.init_ms,
-        first_inference_ms=report.first_inference_ms, warmup_ms=(), latencies_ms=(), summary_ms=summary,
+        first_inference_ms=report.first_inference_ms, warmup_ms=(), latencies_ms=(), summary=summary,
         peak_rss_after_init_mb=None, peak_rss_mb=sampled_vmhwm_mb, model_size_bytes=model_size_bytes,
         input_shape=input_shape, accelerator_used=accelerator_used(requested, report),
         raw_output=output, tool_memory_init_delta_mb=report.memory_init_mb,

@@ -26,7 +26,7 @@ from bench.devices.ios.port import FIXES, InstalledApp, IOSFault, IOSPort, IOSPo
 from bench.engines.coreml_result import RunnerResult, read_runner_result
 from bench.errors import ConfigError, DeviceError, DeviceNotReadyError, ResultFormatError, ToolFailedError
 from bench.fileio import sha256_file, write_text_atomic
-from bench.results.records import DeviceInfo, DeviceState, Platform, RawRun
+from bench.results.records import Accelerator, DeviceInfo, DeviceState, Platform, RawRun, is_throttling
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ SAMPLE_EVERY_S = 0.5
 STARTUP_MARGIN_S = 120.0  # compiling a model package on the phone can take a minute
 SECONDS_PER_IMAGE = 1.0
 # the compute units Core ML was asked for -> the plan entry that proves the accelerator took part
-ACCELERATOR_OF = {"cpuAndNeuralEngine": "neuralEngine", "cpuAndGPU": "gpu"}
-THROTTLED = ("serious", "critical")  # ProcessInfo.ThermalState values at which iOS slows the app down
+ACCELERATOR_OF: dict[str, str] = {Accelerator.CPU_AND_NEURAL_ENGINE: "neuralEngine", Accelerator.CPU_AND_GPU: "gpu"}
 NOT_READY = {IOSFault.NOT_CONNECTED, IOSFault.LOCKED, IOSFault.NOT_TRUSTED, IOSFault.DEVELOPER_MODE_OFF,
              IOSFault.DISK_IMAGE_NOT_MOUNTED, IOSFault.TUNNEL_MISSING, IOSFault.THERMAL}
 
@@ -159,7 +158,7 @@ class IOSDevice:
 
     def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
         """Launch the runner for the job, watch it, read its result."""
-        if job.settings.run_frequency_hz > 0:
+        if job.settings.loop.run_frequency_hz > 0:
             raise ConfigError("BenchRunner runs its predictions back to back: a fixed rate (--rate) is not measured "
                               "on iPhones; drop --rate to measure a sustained run there")
         result_name = f"{_safe(job.job_id)}.json"
@@ -179,7 +178,7 @@ class IOSDevice:
             raise ToolFailedError(f"BenchRunner failed on {self.udid}: {result.error or 'no reason given'}")
         # the app's own reading: the snapshot after the job reports it, and a run that was throttled is flagged
         self._thermal_after = result.thermal_state_after
-        if result.thermal_state_before in THROTTLED or result.thermal_state_after in THROTTLED:
+        if is_throttling(result.thermal_state_before) or is_throttling(result.thermal_state_after):
             log.warning("%s: thermal state %s -> %s: %s", self.udid, result.thermal_state_before,
                         result.thermal_state_after, FIXES[IOSFault.THERMAL])
         raw = self._raw_run(job, result, sampled, text)
@@ -195,9 +194,7 @@ class IOSDevice:
     def _arguments(self, job: ModelJob, result_name: str) -> list[str]:
         s = job.settings
         arguments = ["--job-id", job.job_id, "--model", self.remote_model(job), "--compute-units", job.accelerator,
-                     "--num-runs", str(s.num_runs), "--min-secs", str(s.min_secs), "--max-secs", str(s.max_secs),
-                     "--warmup-runs", str(s.warmup_runs), "--warmup-min-secs", str(s.warmup_min_secs),
-                     "--result", f"Documents/results/{result_name}"]
+                     *s.loop.to_arguments(dashed=True), "--result", f"Documents/results/{result_name}"]
         if job.input_shape:
             arguments += ["--input-shape", ",".join(str(d) for d in job.input_shape)]
         return arguments
@@ -224,7 +221,7 @@ class IOSDevice:
     def _watch(self, job: ModelJob, pid: int, images: int) -> float | None:
         """Wait for the app to exit, sampling its phys_footprint; kill it past the deadline."""
         s = job.settings
-        budget = 2 * s.max_secs + s.watchdog_margin_s + STARTUP_MARGIN_S + SECONDS_PER_IMAGE * images
+        budget = s.watchdog_s + STARTUP_MARGIN_S + SECONDS_PER_IMAGE * images
         deadline = time.monotonic() + budget
         peak: float | None = None
         while self.port.is_running(self.udid, pid):

@@ -1,6 +1,6 @@
 """The iOS device port: what bench asks of an iPhone, as a Protocol of our own.
 
-Everything above it (the backend, the pipeline, the tests) talks to this port, never to
+Everything above it (the backend, the run, the tests) talks to this port, never to
 pymobiledevice3: `pmd3_port.py` implements it over USB (usbmuxd, lockdown, the iOS 17+ tunnel,
 house_arrest, DVT), and the tests implement it with a fake. Paths on the phone are relative to the
 runner app's container (`Documents/...`), the only place bench writes.

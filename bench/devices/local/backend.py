@@ -14,17 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from bench.devices.base import AccuracyInputs, Execution, ModelJob
+from bench.devices.base import AccuracyInputs, Execution, ModelJob, StageRun
 from bench.devices.local.launch import run_runner
 from bench.engines.host_runner_io import raw_run_from_report
 from bench.errors import DeviceError, ToolFailedError
-from bench.results.records import DeviceInfo, DeviceState, Platform
+from bench.results.records import HOST_ACCELERATORS, Accelerator, DeviceInfo, DeviceState, Platform
 
 log = logging.getLogger(__name__)
 
 # A run may take max_secs for warm-up plus max_secs timed, plus loading; past this, it hangs.
 _SECONDS_PER_IMAGE_LIMIT = 2.0
-HOST_ACCELERATORS = ("xnnpack", "none")
 
 
 def _read(path: Path) -> str | None:
@@ -87,20 +86,14 @@ class LocalDevice:
         if not job.model_path.is_file():
             raise DeviceError(f"model file {job.model_path} is missing; rebuild it with: python -m bench models build")
         if job.accelerator not in HOST_ACCELERATORS:
-            raise DeviceError(f"the host runs {', '.join(HOST_ACCELERATORS)}, not {job.accelerator}; "
+            raise DeviceError(f"the host runs {', '.join(a.value for a in HOST_ACCELERATORS)}, not {job.accelerator}; "
                               "use --accelerators xnnpack")
 
     def _command(self, job: ModelJob) -> list[str]:
         """Return the runner's arguments (`python -m bench.engines.host_runner ARGS` runs it by hand)."""
         s = job.settings
-        command = [
-            "--graph", str(job.model_path),
-            "--num_threads", str(job.threads), "--num_runs", str(s.num_runs), "--min_secs", str(s.min_secs),
-            "--max_secs", str(s.max_secs), "--warmup_runs", str(s.warmup_runs),
-            "--warmup_min_secs", str(s.warmup_min_secs), "--use_xnnpack", str(job.accelerator == "xnnpack").lower(),
-        ]
-        if s.run_frequency_hz > 0:
-            command += ["--run_frequency", f"{s.run_frequency_hz:g}"]
+        command = ["--graph", str(job.model_path), "--num_threads", str(job.threads), *s.loop.to_arguments(),
+                   "--use_xnnpack", str(job.accelerator == Accelerator.XNNPACK).lower()]
         if job.input_shape:
             command += ["--input_shape", ",".join(str(d) for d in job.input_shape)]
         return command
@@ -123,7 +116,7 @@ class LocalDevice:
 
     def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
         """Time the model in one runner process; with `accuracy`, the same process then scores the images."""
-        timeout = 2 * job.settings.max_secs + job.settings.watchdog_margin_s
+        timeout = job.settings.watchdog_s
         command = self._command(job)
         with tempfile.TemporaryDirectory(prefix="bench-classify-") as folder:
             output = Path(folder) / "top5.npy"
@@ -140,20 +133,22 @@ class LocalDevice:
         return Execution(raw=raw_run_from_report(report, stdout), top5=top5,
                          classify_wall_s=float(classify["wall_s"]) if classify else None)
 
-    def execute_pipeline(self, stages: list[tuple[ModelJob, int]], frames: int, rate_hz: float) -> Execution:
+    def execute_frames(self, stages: list[tuple[ModelJob, int]], frames: int, rate_hz: float) -> Execution:
         """Feed `frames` frames through the stages' models one after another in one runner process; stage
         k runs on every `every`-th frame (`stages` = [(job, every)], all with the first job's threads)."""
         first = stages[0][0]
         for job, _ in stages:
             self.prepare(job)
-        command = ["--pipeline", json.dumps([{"graph": str(job.model_path), "every": every} for job, every in stages]),
-                   "--pipeline_frames", str(frames), "--num_threads", str(first.threads),
-                   "--use_xnnpack", str(first.accelerator == "xnnpack").lower()]
+        command = ["--stages", json.dumps([{"graph": str(job.model_path), "every": every} for job, every in stages]),
+                   "--frames", str(frames), "--num_threads", str(first.threads),
+                   "--use_xnnpack", str(first.accelerator == Accelerator.XNNPACK).lower()]
         if rate_hz > 0:
             command += ["--run_frequency", f"{rate_hz:g}"]
-        report = self._run(command, 2 * first.settings.max_secs + first.settings.watchdog_margin_s)
+        report = self._run(command, first.settings.watchdog_s)
         stdout = report.pop("_stdout")
-        return Execution(raw=raw_run_from_report(report, stdout), stages=report["pipeline"])
+        stages_run = tuple(StageRun(init_ms=s.get("init_ms"), latencies_ms=tuple(s.get("latencies_ms") or ()))
+                           for s in report["stages"])
+        return Execution(raw=raw_run_from_report(report, stdout), stages=stages_run)
 
     def cleanup(self) -> None:
         """Nothing is copied to the host: models run from the cache where they were built."""

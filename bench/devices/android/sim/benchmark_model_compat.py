@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from bench.engines.host_runner import loop_until, peak_rss_mb, random_input
+from bench.engines.loop import add_loop_flags
 
 
 def _bool(text: str) -> bool:
@@ -43,12 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench-benchmark-model", description=__doc__.splitlines()[0])
     parser.add_argument("--graph", required=True)
     parser.add_argument("--num_threads", type=int, default=-1)
-    parser.add_argument("--num_runs", type=int, default=50)
-    parser.add_argument("--warmup_runs", type=int, default=1)
-    parser.add_argument("--min_secs", type=float, default=1.0)
-    parser.add_argument("--max_secs", type=float, default=150.0)
-    parser.add_argument("--warmup_min_secs", type=float, default=0.5)
-    parser.add_argument("--run_frequency", type=float, default=0.0)
+    add_loop_flags(parser)
     parser.add_argument("--use_xnnpack", type=_bool, default=True)
     parser.add_argument("--use_gpu", type=_bool, default=False)
     parser.add_argument("--use_nnapi", type=_bool, default=False)
@@ -245,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
     _say(_count_line(warmup))
     _say(f"Running benchmark for at least {args.num_runs} iterations and at least {args.min_secs:g} seconds but "
          f"terminate if exceeding {args.max_secs:g} seconds.")
-    timed = loop_until(invoke, args.num_runs, args.min_secs, args.max_secs, args.run_frequency)
+    timed = loop_until(invoke, args.num_runs, args.min_secs, args.max_secs, args.run_frequency_hz)
     _say(_count_line(timed))
     if heating is not None:
         heating.publish()

@@ -9,8 +9,11 @@ import pytest
 
 from bench.cli import main
 from bench.config import ConfigError, config_from_dict, validate
+from bench.devices.base import RunSettings
 from bench.plan import Job
-from bench.run.frames import measure_pipeline
+from bench.results.records import DeviceInfo, Platform
+from bench.run.context import RunContext
+from bench.run.frames import measure_frames
 
 PIPELINE = ('[[run.pipelines]]\nname = "fp16-then-fp32"\n'
             'stages = [{ variant = "fp16" }, { variant = "fp32", every = 4 }]\n')
@@ -47,11 +50,14 @@ def test_a_pipeline_is_checked_when_the_config_is_read() -> None:
 
 
 def test_a_phone_says_it_cannot_run_a_pipeline() -> None:
-    class Phone:
+    class Phone:  # a device with no execute_frames
         alias = "pixel"
 
     config = validate(config_from_dict({"run": {"pipelines": [{"name": "p", "stages": [{"variant": "fp32"}]}]}}))
     job = Job(job_id="pixel/pipeline-p/xnnpack/t1", device="pixel", model="efficientnet_lite0", variant="pipeline",
-              accelerator="xnnpack", threads=1, pipeline="p")
+              accelerator="xnnpack", threads=1, frames="p")
+    context = RunContext(run_id="r", config=config, alias="pixel", device=Phone(),  # type: ignore[arg-type]
+                         info=DeviceInfo(id="p", platform=Platform.ANDROID, model="Pixel"), builds={}, images=None,
+                         settings=RunSettings(), sustained=None, gate=None)
     with pytest.raises(Exception, match="run pipelines with --device local"):
-        measure_pipeline(job, Phone(), {}, None, config)  # type: ignore[arg-type]
+        measure_frames(context, job)

@@ -57,3 +57,27 @@ def test_hottest_prefers_cpu_zones() -> None:
     assert DeviceState(captured_at="x", temperatures_c={"cpu0": 40.0, "battery": 50.0}).hottest_c == 40.0
     assert DeviceState(captured_at="x", temperatures_c={"skin": 33.0}).hottest_c == 33.0
     assert DeviceState(captured_at="x").hottest_c is None
+
+
+def test_heat_warnings_name_throttling_heating_and_a_gate_that_gave_up() -> None:
+    from bench.results.records import CooldownWait
+    from bench.run.thermal import heat_warnings
+
+    before = DeviceState(captured_at="a", temperatures_c={"cpu-0": 40.0})
+    after = DeviceState(captured_at="b", temperatures_c={"cpu-0": 47.0}, thermal_status="severe")
+    waited = CooldownWait(below_c=45.0, waited_s=300.0, start_temp_c=50.0, end_temp_c=48.0, reached=False)
+    warnings = heat_warnings(before, after, waited)
+    assert [w.split(":")[0] for w in warnings] == ["the device heated by 7.0 °C during the job",
+                                                   "the device's thermal status was severe after the job",
+                                                   "the device was still at 48.0 °C after waiting 300 s to cool "
+                                                   "below 45 °C"]
+    # a sustained job measures its own heating: only the OS's word and the gate remain warnings
+    assert len(heat_warnings(before, after, waited, heat_is_measured=True)) == 2
+
+
+def test_one_definition_of_throttling_for_android_and_ios() -> None:
+    states = {s: DeviceState(captured_at="t", thermal_status=s).throttling
+              for s in ("none", "light", "moderate", "severe", "critical", "emergency", "shutdown", "nominal", "fair",
+                        "serious", None)}
+    assert {s for s, throttling in states.items() if throttling} == {"severe", "critical", "emergency", "shutdown",
+                                                                     "serious"}

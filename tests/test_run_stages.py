@@ -123,18 +123,18 @@ def test_a_dropped_link_is_tried_again_a_failing_tool_is_not_and_a_run_stops_aft
     from bench.errors import DeviceError, ToolFailedError
     from bench.run import stages as pipeline
 
-    real = pipeline._measure
+    real = pipeline.measure_alone
     calls: dict[str, int] = {}
 
-    def flaky(job, *args):  # type: ignore[no-untyped-def]
+    def flaky(context, job, *args):  # type: ignore[no-untyped-def]
         calls[job.job_id] = calls.get(job.job_id, 0) + 1
         if job.accelerator == "xnnpack" and job.threads == 1 and calls[job.job_id] == 1:
             raise DeviceError("lost phone X during the run (connection reset)")
         if job.accelerator == "none":
             raise ToolFailedError("benchmark_model failed: Segmentation fault")
-        return real(job, *args)
+        return real(context, job, *args)
 
-    monkeypatch.setattr(pipeline, "_measure", flaky)
+    monkeypatch.setattr(pipeline, "measure_alone", flaky)
     retried: list[tuple[str, int, str]] = []
     config = _config([str(tiny_tflite)], accelerators=["xnnpack", "none"], threads=[1, 2])
     hooks = pipeline.Hooks(retries=2, on_retry=lambda job, attempt, why: retried.append((job, attempt, why)),

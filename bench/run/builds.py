@@ -1,0 +1,59 @@
+"""The variants a run needs, built (or found in the cache) before anything is measured, and the request a
+device gets for one of them: every way of measuring (alone, together, frame by frame) starts from here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.config import Config
+from bench.devices.base import ModelJob, RunSettings
+from bench.errors import BenchError
+from bench.models.build import BuildOutcome, Builds, BuildSettings, build_variants
+from bench.models.pruning import PruningSettings
+from bench.models.variants import parse_variant
+from bench.models.zoo import resolve_source
+from bench.plan import Job
+from bench.results.records import Platform
+
+BuildsByPlatform = dict[Platform, Builds]  # a lab night's variants, built once for all its phones
+
+
+def build_for(config: Config, jobs: list[Job], cache_root: Path, platform: Platform = Platform.LOCAL) -> Builds:
+    """Build each model's variants: TFLite files, or on an iPhone Core ML packages converted from them."""
+    settings = BuildSettings(
+        cache_root=cache_root, imagenet=config.dataset.imagenet,
+        int8_calibration_images=config.build.calibration_images,
+        pruning_calibration_images=config.build.prune_images,
+        pruning=PruningSettings(budget_s=config.build.prune_budget_s),
+    )
+    built: Builds = {}
+    for model in dict.fromkeys(job.model for job in jobs):
+        try:
+            source = resolve_source(model)
+            names = list(dict.fromkeys(job.variant for job in jobs if job.model == model))
+            specs = [parse_variant(name, source.preprocess.input_size) for name in names]
+        except BenchError as exc:
+            for job in jobs:
+                if job.model == model:
+                    built[(model, job.variant)] = BuildOutcome(model=model, variant=job.variant, path=None,
+                                                               manifest=None, cache_hit=False, duration_s=0.0,
+                                                               error=str(exc))
+            continue
+        if platform is Platform.IOS:
+            from bench.models.coreml_build import build_coreml_variants
+
+            outcomes = build_coreml_variants(source, names, settings)
+        else:
+            outcomes = build_variants(source, specs, settings)
+        for outcome in outcomes:
+            built[(model, outcome.variant)] = outcome
+    return built
+
+
+def request_for(job_id: str, built: BuildOutcome | None, accelerator: str, threads: int, settings: RunSettings,
+                what: str = "variant") -> ModelJob:
+    """The variant's ModelJob at the model's own input shape; BenchError naming `what` when it was not built."""
+    if built is None or built.error or built.manifest is None or built.path is None:
+        raise BenchError(f"{what} not built: {built.error if built else 'not planned'}")
+    return ModelJob(job_id=job_id, model_path=built.path, model_sha256=built.manifest.sha256, accelerator=accelerator,
+                    threads=threads, input_shape=None, input_name=built.manifest.inputs[0].name, settings=settings)
