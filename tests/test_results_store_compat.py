@@ -53,6 +53,7 @@ def test_every_migration_reads_a_version_1_store(v1_store: Path) -> None:
     assert phone.raw.delegates[0]["name"] == "XNNPACK" and phone.raw.op_profile is not None
     assert phone.cooldown is not None and (phone.cooldown.waited_s, phone.cooldown.reached) == (35.0, True)
     assert phone.accuracy is not None and phone.accuracy.host_reference is not None
+    assert phone.accuracy.host_reference.top1_agreement == 1.0
     together = results["local/efficientnet_lite0/int8/xnnpack/t1/with-fp32"]
     assert together.concurrent is not None and together.concurrent.with_variants == ("fp32",)
     assert together.concurrent.slowdown == pytest.approx(9.5 / 8.1)

@@ -194,12 +194,12 @@ def _numbers(job: JobResult) -> list[dict[str, str]]:
             ("accuracy job wall time", _number(acc.duration_s), "s", "loading inputs, feeding and scoring every image"),
             _scored_by(acc.scored_by),
         ]
-        if acc.host_reference and "top1_agreement" in acc.host_reference:
-            ref = acc.host_reference
+        ref = acc.host_reference
+        if ref is not None and ref.top1_agreement is not None and ref.mean_abs_output_diff is not None:
             rows += [
-                ("top-1 agreement with the host", _number(100 * ref["top1_agreement"], 2), "%",
-                 f"against {ref['reference']}"),
-                ("mean |output - host output|", f"{ref['mean_abs_output_diff']:.3g}", "",
+                ("top-1 agreement with the host", _number(100 * ref.top1_agreement, 2), "%",
+                 f"against {ref.reference}"),
+                ("mean |output - host output|", f"{ref.mean_abs_output_diff:.3g}", "",
                  "large values point at the accelerator's numerics, not the variant"),
             ]
     return [{"name": n, "value": v, "unit": u, "meaning": m} for n, v, u, m in rows]

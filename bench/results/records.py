@@ -211,6 +211,31 @@ def _summary(data: dict[str, Any]) -> ToolSummary | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HostReference:
+    """A phone's outputs against the same model file run on the host CPU over the same images: an
+    accelerator's numeric problems, apart from the variant's own error. `error` when they cannot be compared."""
+
+    reference: str  # what was run on the host
+    top1_agreement: float | None = None
+    mean_abs_output_diff: float | None = None
+    max_abs_output_diff: float | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"reference": self.reference}
+        if self.error is not None:
+            return out | {"error": self.error}
+        return out | {"top1_agreement": self.top1_agreement, "mean_abs_output_diff": self.mean_abs_output_diff,
+                      "max_abs_output_diff": self.max_abs_output_diff}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HostReference:
+        return cls(reference=data.get("reference", ""), top1_agreement=data.get("top1_agreement"),
+                   mean_abs_output_diff=data.get("mean_abs_output_diff"),
+                   max_abs_output_diff=data.get("max_abs_output_diff"), error=data.get("error"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccuracyResult:
     top1: float
     top5: float
@@ -222,7 +247,7 @@ class AccuracyResult:
     duration_s: float | None = None  # wall time of the accuracy job: loading inputs, launching, scoring
     # on a phone: the same file run on the host CPU over the same images; top1_agreement and
     # mean_abs_output_diff show an accelerator's numeric problems apart from the variant's own error
-    host_reference: dict[str, Any] | None = None
+    host_reference: HostReference | None = None
     # None: bench fed the variant's own preprocessing and ranked every output itself. Otherwise the tool
     # that scored the images by itself (run_eval): its name, sha256, preprocessing, delegate flag, top-1..10
     scored_by: dict[str, Any] | None = None
@@ -235,7 +260,7 @@ class AccuracyResult:
                 "subset": dict(self.subset),
                 "failed_images": self.failed_images, "top1_agreement_with_fp32": self.top1_agreement_with_fp32,
                 "predictions_top5": [list(p) for p in self.predictions_top5], "duration_s": self.duration_s,
-                "host_reference": self.host_reference}
+                "host_reference": self.host_reference.to_dict() if self.host_reference else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AccuracyResult:
@@ -243,7 +268,8 @@ class AccuracyResult:
                    failed_images=int(data.get("failed_images", 0)),
                    top1_agreement_with_fp32=data.get("top1_agreement_with_fp32"),
                    predictions_top5=tuple(tuple(p) for p in data.get("predictions_top5") or ()),
-                   duration_s=data.get("duration_s"), host_reference=data.get("host_reference"),
+                   duration_s=data.get("duration_s"),
+                   host_reference=HostReference.from_dict(h) if (h := data.get("host_reference")) else None,
                    scored_by=data.get("scored_by"), correct_top1=data.get("correct_top1", ""))
 
 

@@ -14,7 +14,7 @@ from bench.datasets.scoring import topk_accuracy
 from bench.datasets.subsets import Subset, SubsetRule, eval_subset
 from bench.datasets.tensor_cache import Preprocessed, preprocessed
 from bench.devices.base import AccuracyInputs
-from bench.results.records import AccuracyResult
+from bench.results.records import AccuracyResult, HostReference
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,7 +64,7 @@ HOST_REFERENCE = "the same model file on the host CPU (LiteRT with XNNPACK), sam
 
 
 def host_reference(model: Path, inputs: AccuracyInputs, scores_on_device: np.ndarray,
-                   top1_on_device: np.ndarray) -> dict[str, Any]:
+                   top1_on_device: np.ndarray) -> HostReference:
     """Compare a device's outputs with the host CPU's for the same file and images."""
     from bench.engines.litert_classify import iterate_scores, pixel_normalizer
 
@@ -72,13 +72,12 @@ def host_reference(model: Path, inputs: AccuracyInputs, scores_on_device: np.nda
     normalize = pixel_normalizer(inputs.mean, inputs.std)
     host = np.stack(list(iterate_scores(model, np.asarray(pixels), normalize=normalize)))
     if host.shape != scores_on_device.shape:
-        return {"reference": HOST_REFERENCE, "error": f"output shapes differ: host {host.shape}, "
-                                                      f"device {scores_on_device.shape}"}
+        return HostReference(reference=HOST_REFERENCE, error=f"output shapes differ: host {host.shape}, "
+                                                             f"device {scores_on_device.shape}")
     host_top1 = np.argmax(host[:, inputs.label_offset:], axis=1)
-    return {"reference": HOST_REFERENCE,
-            "top1_agreement": float(np.mean(host_top1 == top1_on_device)),
-            "mean_abs_output_diff": float(np.mean(np.abs(host - scores_on_device))),
-            "max_abs_output_diff": float(np.max(np.abs(host - scores_on_device)))}
+    return HostReference(reference=HOST_REFERENCE, top1_agreement=float(np.mean(host_top1 == top1_on_device)),
+                         mean_abs_output_diff=float(np.mean(np.abs(host - scores_on_device))),
+                         max_abs_output_diff=float(np.max(np.abs(host - scores_on_device))))
 
 
 def score_by_tool(tool: dict[str, Any], data: Preprocessed, subset: Subset) -> AccuracyResult:
