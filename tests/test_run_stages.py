@@ -148,3 +148,32 @@ def test_a_dropped_link_is_tried_again_a_failing_tool_is_not_and_a_run_stops_aft
     # jobs run xnnpack/t1, xnnpack/t2, none/t1, none/t2: the failure of none/t1 stops the run
     assert outcome.stopped is not None and "1 jobs in a row failed" in outcome.stopped
     assert outcome.not_run == ("local/tiny/original/none/t2",) and "local/tiny/original/none/t2" not in by_id
+
+
+def test_jobs_run_together_are_measured_as_one_unit() -> None:
+    from bench.plan import plan_jobs
+    from bench.run.stages import measuring_units
+
+    config = with_overrides(Config(), variants=["fp32", "int8"], concurrent=["fp32", "int8"], threads=[1, 2])
+    units = measuring_units(plan_jobs(config, "local", 4))
+    assert [len(u) for u in units] == [1, 1, 1, 1, 2, 2]  # four jobs alone, then each thread count's pair
+    assert [j.label for j in units[-1]] == ["fp32 with int8", "int8 with fp32"]
+
+
+def test_variants_built_beforehand_are_used_only_when_they_cover_the_jobs(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.models.build import BuildOutcome
+    from bench.plan import plan_jobs
+    from bench.results.records import Platform
+    from bench.run import stages
+
+    config = with_overrides(Config(), variants=["fp32", "int8"])
+    todo = plan_jobs(config, "pixel", 8, platform=Platform.ANDROID)
+    built = {("efficientnet_lite0", v): BuildOutcome(model="efficientnet_lite0", variant=v, path=None, manifest=None,
+                                                     cache_hit=True, duration_s=0.0) for v in ("fp32", "int8")}
+    asked: list[list[str]] = []
+    monkeypatch.setattr(stages, "build_for", lambda config, jobs, *a: asked.append([j.variant for j in jobs]) or {})
+    assert stages.build(config, todo, tmp_path, Platform.ANDROID, {Platform.ANDROID: built}) is built
+    assert asked == []
+    stages.build(config, todo, tmp_path, Platform.ANDROID, {Platform.ANDROID: {k: built[k] for k in list(built)[:1]}})
+    assert asked == [["fp32", "int8"]]  # one variant missing: the run builds (or finds in the cache) what it needs
