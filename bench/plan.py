@@ -39,14 +39,15 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "device": self.device, "model": self.model, "variant": self.variant,
                 "accelerator": self.accelerator, "threads": self.threads, "input_size": self.input_size,
-                "together": list(self.together), "frames": self.frames}
+                "together": list(self.together),
+                "pipeline": self.frames}  # the name plans are stored under
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
         return cls(job_id=data["job_id"], device=data["device"], model=data["model"], variant=data["variant"],
                    accelerator=data["accelerator"], threads=int(data["threads"]), input_size=data.get("input_size"),
                    together=tuple(data.get("together") or ()),
-                   frames=data.get("frames") or data.get("pipeline"))  # "pipeline": plans stored before
+                   frames=data.get("pipeline"))
 
 
 def default_threads(device_cores: int | None, reserve_core: bool = False) -> int:

@@ -50,9 +50,9 @@ def main() -> None:
     tool_s = 0.0
     for result in export["results"]:
         raw = result["raw"]
-        summary = raw["summary"]
-        tool_s += (raw["init_ms"] + (summary["warmup_count"] or 0) * (summary["warmup_mean_ms"] or 0.0)
-                   + summary["count"] * summary["mean_ms"]) / 1000.0
+        summary = raw["summary_ms"]
+        tool_s += (raw["init_ms"] + summary.get("warmup_count", 0) * summary.get("warmup_avg", 0.0)
+                   + summary["count"] * summary["avg"]) / 1000.0
     jobs = len(export["results"])
     print(f"jobs {jobs}; second run wall {walls[1]:.2f} s, the tool's own time {tool_s:.2f} s; "
           f"overhead {(walls[1] - tool_s) / jobs:.2f} s per job (target < 1 s; includes the bench process start)")

@@ -174,7 +174,7 @@ class RawRun:
                 "phys_footprint_peak_mb": self.phys_footprint_peak_mb,
                 "sampled_phys_footprint_peak_mb": self.sampled_phys_footprint_peak_mb,
                 "compute_plan": self.compute_plan, "op_profile": self.op_profile,
-                "summary": self.summary.to_dict() if self.summary else None,
+                "summary_ms": self.summary.to_dict() if self.summary else None,
                 "tool_memory_init_delta_mb": self.tool_memory_init_delta_mb,
                 "tool_memory_overall_delta_mb": self.tool_memory_overall_delta_mb,
                 "delegates": [dict(d) for d in self.delegates], "engine": self.engine,
@@ -206,7 +206,7 @@ class RawRun:
 
 
 def _summary(data: dict[str, Any]) -> ToolSummary | None:
-    summary = data.get("summary") or data.get("summary_ms")  # summary_ms: stores before ToolSummary
+    summary = data.get("summary_ms")
     return ToolSummary.from_dict(summary) if summary else None
 
 
@@ -483,7 +483,7 @@ class JobResult:
     def to_dict(self) -> dict[str, Any]:
         return {"sustained": self.sustained.to_dict() if self.sustained else None,
                 "concurrent": self.concurrent.to_dict() if self.concurrent else None,
-                "frames": self.frames.to_dict() if self.frames else None,
+                "pipeline": self.frames.to_dict() if self.frames else None,  # the name results are stored under
                 "job_id": self.job_id,
                 "model": self.model, "variant": self.variant,
                 "model_sha256": self.model_sha256, "accelerator": self.accelerator, "threads": self.threads,
@@ -506,6 +506,4 @@ class JobResult:
                    accuracy=opt("accuracy", AccuracyResult), state_before=opt("state_before", DeviceState),
                    state_after=opt("state_after", DeviceState), cooldown=opt("cooldown", CooldownWait),
                    sustained=opt("sustained", SustainedResult), concurrent=opt("concurrent", Contention),
-                   # "pipeline": results stored before frames jobs had this name
-                   frames=FramesResult.from_dict(frames) if (frames := data.get("frames") or data.get("pipeline"))
-                   else None)
+                   frames=FramesResult.from_dict(frames) if (frames := data.get("pipeline")) else None)

@@ -75,23 +75,21 @@ class ToolSummary:
     warmup_mean_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "mean_ms": self.mean_ms, "std_ms": self.std_ms, "min_ms": self.min_ms,
-                "max_ms": self.max_ms, "first_ms": self.first_ms, "p5_ms": self.p5_ms, "median_ms": self.median_ms,
-                "p95_ms": self.p95_ms, "warmup_count": self.warmup_count, "warmup_mean_ms": self.warmup_mean_ms}
+        """The tool's own names, as stored and exported (`summary_ms`): only what it printed."""
+        return {key: getattr(self, name) for key, name in _STORED_KEYS.items() if getattr(self, name) is not None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToolSummary:
-        if "avg" in data:  # as stored before records had this class: {"count", "avg", "std", ..., "warmup_avg"}
-            data = {_OLD_SUMMARY_KEYS.get(k, f"{k}_ms"): v for k, v in data.items()}
-        warmup = data.get("warmup_count")
-        return cls(count=int(data["count"]), mean_ms=float(data["mean_ms"]), std_ms=data.get("std_ms"),
-                   min_ms=data.get("min_ms"), max_ms=data.get("max_ms"), first_ms=data.get("first_ms"),
-                   p5_ms=data.get("p5_ms"), median_ms=data.get("median_ms"), p95_ms=data.get("p95_ms"),
-                   warmup_count=int(warmup) if warmup is not None else None,
-                   warmup_mean_ms=data.get("warmup_mean_ms"))
+        values = {name: data[key] for key, name in _STORED_KEYS.items() if data.get(key) is not None}
+        warmup = values.pop("warmup_count", None)
+        return cls(**values | {"count": int(values["count"]), "mean_ms": float(values["mean_ms"]),
+                               "warmup_count": int(warmup) if warmup is not None else None})
 
 
-_OLD_SUMMARY_KEYS = {"count": "count", "avg": "mean_ms", "warmup_count": "warmup_count", "warmup_avg": "warmup_mean_ms"}
+# stored key -> field: the tool's names (`avg=`, `std=`, ... in ms), as results have always been stored
+_STORED_KEYS = {"count": "count", "avg": "mean_ms", "std": "std_ms", "min": "min_ms", "max": "max_ms",
+                "first": "first_ms", "p5": "p5_ms", "median": "median_ms", "p95": "p95_ms",
+                "warmup_count": "warmup_count", "warmup_avg": "warmup_mean_ms"}
 
 
 def bootstrap_median_ci(values: Sequence[float], samples: int = BOOTSTRAP_SAMPLES,
