@@ -50,7 +50,7 @@ from typing import Any
 
 from bench.engines.loop import LoopSettings
 from bench.errors import ConfigError
-from bench.results.records import Accelerator
+from bench.results.device_records import Accelerator
 
 ACCELERATORS = tuple(a.value for a in Accelerator)
 SUBSET_RULES = ("first", "per-class")

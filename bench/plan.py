@@ -9,7 +9,7 @@ from typing import Any
 from bench.config import Config, RunConfig
 from bench.errors import ConfigError
 from bench.results import job_ids
-from bench.results.records import COMPUTE_UNITS, TFLITE_ACCELERATORS, Accelerator, Platform
+from bench.results.device_records import COMPUTE_UNITS, TFLITE_ACCELERATORS, Accelerator, Platform
 
 DEFAULT_MAX_THREADS = 4
 

@@ -6,15 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.results.records import (
-    AccuracyResult,
-    DeviceInfo,
-    DeviceState,
-    JobResult,
-    JobStatus,
-    Platform,
-    RawRun,
-)
+from bench.results.device_records import DeviceInfo, DeviceState, Platform
+from bench.results.records import AccuracyResult, JobResult, JobStatus, RawRun
 from bench.results.stats import ToolSummary, instability_warnings, latency_stats, summary_stats
 from bench.results.store import Store
 

@@ -100,7 +100,7 @@ def test_two_files_with_one_name_are_refused() -> None:
 def test_an_iphone_plans_core_ml_compute_units_and_no_thread_counts() -> None:
     from bench.config import with_overrides
     from bench.errors import ConfigError
-    from bench.results.records import Platform
+    from bench.results.device_records import Platform
 
     jobs = plan_jobs(Config(), "iphone", device_cores=6, platform=Platform.IOS)
     assert {(j.accelerator, j.threads) for j in jobs} == {("all", 1)}

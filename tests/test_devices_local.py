@@ -15,7 +15,7 @@ from bench.devices.local.backend import LocalDevice
 from bench.devices.local.launch import run_runner
 from bench.engines.loop import LoopSettings
 from bench.errors import DeviceError, ToolFailedError
-from bench.results.records import Platform
+from bench.results.device_records import Platform
 
 QUICK = RunSettings(
         loop=LoopSettings(num_runs=5, min_secs=0.0, max_secs=10.0, warmup_runs=1, warmup_min_secs=0.0))

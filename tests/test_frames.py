@@ -11,7 +11,7 @@ from bench.cli import main
 from bench.config import ConfigError, config_from_dict, validate
 from bench.devices.base import RunSettings
 from bench.plan import Job
-from bench.results.records import DeviceInfo, Platform
+from bench.results.device_records import DeviceInfo, Platform
 from bench.run.context import RunContext
 from bench.run.frames import measure_frames
 

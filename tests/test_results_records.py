@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bench.results.records import (
-    AccuracyResult,
-    DeviceInfo,
-    DeviceState,
-    JobResult,
-    JobStatus,
-    Platform,
-    RawRun,
-)
+from bench.results.device_records import DeviceInfo, DeviceState, Platform
+from bench.results.records import AccuracyResult, JobResult, JobStatus, RawRun
 from bench.results.stats import latency_stats
 
 

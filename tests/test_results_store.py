@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.results.records import DeviceInfo, JobResult, JobStatus, Platform
+from bench.results.device_records import DeviceInfo, Platform
+from bench.results.records import JobResult, JobStatus
 from bench.results.store import SCHEMA_VERSION, Store, StoreError
 
 DEVICE = DeviceInfo(id="host", platform=Platform.LOCAL, model="test-host")

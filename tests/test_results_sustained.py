@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.results.records import DeviceState, SustainedWindow
+from bench.results.device_records import DeviceState
+from bench.results.records import SustainedWindow
 from bench.results.sustained import dropped_frames, per_minute, reference_s, replay_latest_frame, throttle_onset
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.results.records import AccuracyResult, DeviceInfo, JobResult, JobStatus, Platform, RawRun
+from bench.results.device_records import DeviceInfo, Platform
+from bench.results.records import AccuracyResult, JobResult, JobStatus, RawRun
 from bench.results.stats import latency_stats
 from bench.results.store import Store
 

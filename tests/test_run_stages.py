@@ -164,7 +164,7 @@ def test_variants_built_beforehand_are_used_only_when_they_cover_the_jobs(tmp_pa
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from bench.models.build import BuildOutcome
     from bench.plan import plan_jobs
-    from bench.results.records import Platform
+    from bench.results.device_records import Platform
     from bench.run import stages
 
     config = with_overrides(Config(), variants=["fp32", "int8"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.results.records import DeviceState
+from bench.results.device_records import DeviceState
 from bench.run.thermal import wait_until_cool
 
 

@@ -14,7 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from bench.engines.loop import LoopSettings
-from bench.results.records import DeviceInfo, DeviceState, RawRun
+from bench.results.device_records import DeviceInfo, DeviceState
+from bench.results.records import RawRun
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

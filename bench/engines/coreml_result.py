@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import ResultFormatError
-from bench.results.records import COMPUTE_UNITS
+from bench.results.device_records import COMPUTE_UNITS
 
 FORMAT = "bench-runner-result/1"
 THERMAL_STATES = ("nominal", "fair", "serious", "critical")

@@ -27,8 +27,8 @@ from bench.lab.phone import PhoneNight, phone_night
 from bench.lab.settings import LabSettings, config_for
 from bench.paths import data_dir
 from bench.plan import plan_jobs
+from bench.results.device_records import Platform
 from bench.results.history import SeriesVerdicts
-from bench.results.records import Platform
 from bench.run.builds import BuildsByPlatform, build_for
 from bench.run.frames import build_jobs
 

@@ -29,7 +29,8 @@ from bench.errors import ConfigError
 from bench.reports import plots
 from bench.reports.table import COLUMNS, PEAK_MEMORY_NOTE, Row, cells, comparison_rows, footnotes
 from bench.reports.trends import device_series
-from bench.results.records import DeviceInfo, DeviceState, JobResult, JobStatus
+from bench.results.device_records import DeviceInfo, DeviceState
+from bench.results.records import JobResult, JobStatus
 from bench.results.store import RunRecord, Store
 
 SITE_MARKER = ".bench-site"  # marks a folder this module may replace

@@ -13,7 +13,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench.results.records import COMPUTE_UNITS, JobResult, JobStatus
+from bench.results.device_records import COMPUTE_UNITS
+from bench.results.records import JobResult, JobStatus
 
 FORMATS = ("table", "md", "csv", "json")
 PEAK_MEMORY_NOTE = ("peak MB: peak resident set (VmHWM) of the process that ran the model: its heap, the mapped "

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.results.records import DeviceInfo, JobResult
+from bench.results.device_records import DeviceInfo
+from bench.results.records import JobResult
 from bench.results.stats import center_ms
 
 ALPHA = 0.01

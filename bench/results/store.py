@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ResultFormatError
-from bench.results.records import DeviceInfo, JobResult
+from bench.results.device_records import DeviceInfo
+from bench.results.records import JobResult
 
 # Each entry upgrades the schema by one version; never edit one that has shipped, append instead.
 MIGRATIONS: tuple[str, ...] = (

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bench.results.records import DeviceState, SustainedMinute, SustainedWindow
+from bench.results.device_records import DeviceState
+from bench.results.records import SustainedMinute, SustainedWindow
 from bench.results.stats import center_ms
 
 FLOOR = 0.05

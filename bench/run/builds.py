@@ -13,7 +13,7 @@ from bench.models.pruning import PruningSettings
 from bench.models.variants import parse_variant
 from bench.models.zoo import resolve_source
 from bench.plan import Job
-from bench.results.records import Platform
+from bench.results.device_records import Platform
 
 BuildsByPlatform = dict[Platform, Builds]  # a lab night's variants, built once for all its phones
 

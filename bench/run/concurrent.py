@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 from bench.devices.base import Device, ModelJob
 from bench.errors import BenchError
 from bench.plan import Job
-from bench.results.records import Contention, JobResult, JobStatus, Platform, RawRun
+from bench.results.device_records import Platform
+from bench.results.records import Contention, JobResult, JobStatus, RawRun
 from bench.results.stats import center_ms, summarize
 from bench.run.builds import request_for
 from bench.run.context import Measured, RunContext

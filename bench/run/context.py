@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from bench.config import Config
 from bench.devices.base import Device, RunSettings
 from bench.models.build import Builds
-from bench.results.records import DeviceInfo, JobResult, JobStatus
+from bench.results.device_records import DeviceInfo
+from bench.results.records import JobResult, JobStatus
 from bench.run.accuracy import EvalImages, first_choices
 from bench.run.sustained import SustainedPlan
 from bench.run.thermal import CooldownGate

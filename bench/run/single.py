@@ -12,7 +12,8 @@ from bench.devices.base import AccuracyInputs, Execution, ModelJob
 from bench.errors import BenchError
 from bench.models.manifest import VariantManifest
 from bench.plan import Job
-from bench.results.records import AccuracyResult, CooldownWait, DeviceState, JobResult, JobStatus, SustainedResult
+from bench.results.device_records import DeviceState
+from bench.results.records import AccuracyResult, CooldownWait, JobResult, JobStatus, SustainedResult
 from bench.results.stats import LatencyStats, summarize
 from bench.run.accuracy import first_choices, host_reference, score, score_by_tool
 from bench.run.builds import request_for

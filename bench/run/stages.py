@@ -24,7 +24,8 @@ from bench.errors import BenchError, DeviceError
 from bench.models.build import Builds
 from bench.plan import Job, plan_jobs
 from bench.progress import Bar
-from bench.results.records import DeviceInfo, JobResult, JobStatus, Platform
+from bench.results.device_records import DeviceInfo, Platform
+from bench.results.records import JobResult, JobStatus
 from bench.results.store import RunRecord, Store
 from bench.run.accuracy import EvalImages, eval_images
 from bench.run.builds import BuildsByPlatform, build_for

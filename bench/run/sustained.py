@@ -20,7 +20,8 @@ from bench.config import RunConfig
 from bench.devices.base import Device, ModelJob
 from bench.engines.loop import LoopSettings
 from bench.errors import BenchError
-from bench.results.records import DeviceState, RawRun, SustainedResult, SustainedWindow
+from bench.results.device_records import DeviceState
+from bench.results.records import RawRun, SustainedResult, SustainedWindow
 from bench.results.stats import ToolSummary
 from bench.results.sustained import dropped_frames, per_minute, reference_s, throttle_onset
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from bench.config import RunConfig
 from bench.devices.base import Device
-from bench.results.records import CooldownWait, DeviceState, Platform
+from bench.results.device_records import DeviceState, Platform
+from bench.results.records import CooldownWait
 
 PHONE_COOLDOWN_BELOW_C = 45.0
 HEATING_LIMIT_C = 5.0

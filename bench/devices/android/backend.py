@@ -24,7 +24,7 @@ from bench.devices.android.tool_result import raw_run
 from bench.devices.base import AccuracyInputs, Execution, HealthFacts, ModelJob
 from bench.errors import DeviceError, DeviceNotReadyError, ToolFailedError
 from bench.fileio import sha256_unchanged_file
-from bench.results.records import Accelerator, DeviceInfo, DeviceState, Platform
+from bench.results.device_records import Accelerator, DeviceInfo, DeviceState, Platform
 
 log = logging.getLogger(__name__)
 

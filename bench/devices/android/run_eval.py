@@ -25,7 +25,7 @@ from bench.devices.base import AccuracyInputs
 from bench.engines.tool_output import parse_tool_output
 from bench.errors import DeviceError, ResultFormatError, ToolFailedError
 from bench.fileio import sha256_unchanged_file
-from bench.results.records import Accelerator
+from bench.results.device_records import Accelerator
 
 SECONDS_PER_IMAGE_LIMIT = 10.0
 PREPROCESSING = "run_eval's own: central 87.5% crop, bilinear resize, float inputs (x - 127.5) / 127.5"

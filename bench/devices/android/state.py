@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from bench.results.records import DeviceState
+from bench.results.device_records import DeviceState
 
 SEPARATOR = "@@bench@@"
 # Each section is printed after a marker line, so one answer can be split back into its parts.

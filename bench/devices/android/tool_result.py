@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bench.engines.tool_output import ToolReport, parse_tool_output
 from bench.errors import ResultFormatError, ToolFailedError
-from bench.results.records import Accelerator, RawRun
+from bench.results.device_records import Accelerator
+from bench.results.records import RawRun
 from bench.results.stats import ToolSummary
 
 # the delegate that carries each accelerator, as benchmark_model names it

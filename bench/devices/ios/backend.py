@@ -26,7 +26,8 @@ from bench.devices.ios.port import FIXES, InstalledApp, IOSFault, IOSPort, IOSPo
 from bench.engines.coreml_result import RunnerResult, read_runner_result
 from bench.errors import ConfigError, DeviceError, DeviceNotReadyError, ResultFormatError, ToolFailedError
 from bench.fileio import sha256_file, write_text_atomic
-from bench.results.records import Accelerator, DeviceInfo, DeviceState, Platform, RawRun, is_throttling
+from bench.results.device_records import Accelerator, DeviceInfo, DeviceState, Platform, is_throttling
+from bench.results.records import RawRun
 
 log = logging.getLogger(__name__)
 

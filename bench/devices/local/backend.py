@@ -18,7 +18,7 @@ from bench.devices.base import AccuracyInputs, Execution, ModelJob, StageRun
 from bench.devices.local.launch import run_runner
 from bench.engines.host_runner_io import raw_run_from_report
 from bench.errors import DeviceError, ToolFailedError
-from bench.results.records import HOST_ACCELERATORS, Accelerator, DeviceInfo, DeviceState, Platform
+from bench.results.device_records import HOST_ACCELERATORS, Accelerator, DeviceInfo, DeviceState, Platform
 
 log = logging.getLogger(__name__)
 
