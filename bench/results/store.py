@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,11 +79,25 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._wal(timeout_s)
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from exc
+
+    def _wal(self, timeout_s: float) -> None:
+        """Switch a new store to WAL. The switch upgrades a shared lock to an exclusive one, and SQLite answers
+        "locked" at once, without waiting, when another connection is upgrading too (threads or processes
+        opening a new store together): try again until the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
