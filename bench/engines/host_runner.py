@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.engines.loop import add_loop_flags
+from bench.engines.loop import add_loop_flags, loop_from_flags, timed_runs, warm_up
 
 RUNNER_FORMAT = 1
 
@@ -66,31 +66,6 @@ def random_input(detail: dict[str, Any], rng: np.random.Generator) -> np.ndarray
     return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
 
 
-def loop_until(invoke: Any, min_runs: int, min_secs: float, max_secs: float, frequency_hz: float = 0.0,
-               starts_s: list[float] | None = None) -> list[float]:
-    """Invoke until both minimums are met or `max_secs` passes; return each run's milliseconds.
-
-    With `frequency_hz`, run k starts at k / frequency_hz (benchmark_model's --run_frequency: a run
-    that is late starts at once, catching up); `starts_s` receives each run's start since the first.
-    """
-    times: list[float] = []
-    start = time.perf_counter()
-    while True:
-        if frequency_hz > 0:
-            wait = start + len(times) / frequency_hz - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-        before = time.perf_counter()
-        invoke()
-        after = time.perf_counter()
-        times.append((after - before) * 1000.0)
-        if starts_s is not None:
-            starts_s.append(before - start)
-        elapsed = after - start
-        if (len(times) >= min_runs and elapsed >= min_secs) or (max_secs > 0 and elapsed >= max_secs):
-            return times
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
@@ -109,11 +84,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     for detail in interpreter.get_input_details():
         interpreter.set_tensor(detail["index"], random_input(detail, rng))
-    warmup_ms = loop_until(interpreter.invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
+    loop = loop_from_flags(args)
+    warmup_ms = warm_up(interpreter.invoke, loop)
     starts_s: list[float] = []
     timed_start = time.perf_counter()
-    latencies_ms = loop_until(interpreter.invoke, args.num_runs, args.min_secs, args.max_secs, args.run_frequency_hz,
-                              starts_s)
+    latencies_ms = timed_runs(interpreter.invoke, loop, starts_s)
     timed_s = time.perf_counter() - timed_start
     # read before the accuracy pass, whose image buffers are not the model's memory
     timed_peak_mb = peak_rss_mb()

@@ -8,7 +8,7 @@ warmup_min_secs 0.5, run_frequency -1 = back to back):
 - timed: until both `num_runs` runs and `min_secs` seconds are reached, never past `max_secs`;
 - with `run_frequency` > 0, timed runs start on that fixed schedule (catching up when late).
 
-The phone's benchmark_model, the host runner and both simulated tools take the same snake_case
+The phone's benchmark_model, the host runner and the simulated benchmark_model take the same snake_case
 flags (`--num_runs=50`); BenchRunner on an iPhone takes them dashed (`--num-runs 50`) and has no
 fixed rate. `bench.toml`'s [run] keys and the `bench run` options are the same names.
 """
@@ -16,6 +16,8 @@ fixed rate. `bench.toml`'s [run] keys and the `bench run` options are the same n
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 # the flags' names as benchmark_model spells them, in the order bench passes them
@@ -61,6 +63,41 @@ class LoopSettings:
         """How long a launch may take before it is called hung: the warm-up and the timed runs may each
         last `max_secs`, plus `margin_s` for loading, delegate compilation and output."""
         return 2 * self.max_secs + margin_s
+
+
+def loop_until(invoke: Callable[[], object], min_runs: int, min_secs: float, max_secs: float, frequency_hz: float = 0.0,
+               starts_s: list[float] | None = None) -> list[float]:
+    """Invoke until both minimums are met or `max_secs` passes; return each run's milliseconds.
+
+    With `frequency_hz`, run k starts at k / frequency_hz (benchmark_model's --run_frequency: a run
+    that is late starts at once, catching up); `starts_s` receives each run's start since the first.
+    """
+    times: list[float] = []
+    start = time.perf_counter()
+    while True:
+        if frequency_hz > 0:
+            wait = start + len(times) / frequency_hz - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+        before = time.perf_counter()
+        invoke()
+        after = time.perf_counter()
+        times.append((after - before) * 1000.0)
+        if starts_s is not None:
+            starts_s.append(before - start)
+        elapsed = after - start
+        if (len(times) >= min_runs and elapsed >= min_secs) or (max_secs > 0 and elapsed >= max_secs):
+            return times
+
+
+def warm_up(invoke: Callable[[], object], loop: LoopSettings) -> list[float]:
+    """The warm-up runs' milliseconds."""
+    return loop_until(invoke, loop.warmup_runs, loop.warmup_min_secs, loop.max_secs)
+
+
+def timed_runs(invoke: Callable[[], object], loop: LoopSettings, starts_s: list[float] | None = None) -> list[float]:
+    """The timed runs' milliseconds, on the loop's schedule when it has a rate."""
+    return loop_until(invoke, loop.num_runs, loop.min_secs, loop.max_secs, loop.run_frequency_hz, starts_s)
 
 
 def add_loop_flags(parser: argparse.ArgumentParser) -> None:

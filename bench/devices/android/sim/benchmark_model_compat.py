@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.engines.host_runner import loop_until, peak_rss_mb, random_input
-from bench.engines.loop import add_loop_flags
+from bench.engines.host_runner import peak_rss_mb, random_input
+from bench.engines.loop import add_loop_flags, loop_from_flags, timed_runs, warm_up
 
 
 def _bool(text: str) -> bool:
@@ -237,11 +237,12 @@ def run(args: argparse.Namespace) -> int:
             if heating is not None:
                 heating.after(time.perf_counter() - started)
 
-    warmup = loop_until(invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
+    loop = loop_from_flags(args)
+    warmup = warm_up(invoke, loop)
     _say(_count_line(warmup))
     _say(f"Running benchmark for at least {args.num_runs} iterations and at least {args.min_secs:g} seconds but "
          f"terminate if exceeding {args.max_secs:g} seconds.")
-    timed = loop_until(invoke, args.num_runs, args.min_secs, args.max_secs, args.run_frequency_hz)
+    timed = timed_runs(invoke, loop)
     _say(_count_line(timed))
     if heating is not None:
         heating.publish()
