@@ -47,9 +47,14 @@ def store_arg(parser: argparse.ArgumentParser) -> None:
                         help="result store (SQLite); default: results.sqlite in the user data dir (BENCH_DATA)")
 
 
-def open_store(path: Path | None) -> Store:
-    """The result store at `path`, else results.sqlite in the data dir (BENCH_DATA)."""
+def store_path(path: Path | None) -> Path:
+    """`--store`, else results.sqlite in the data dir (BENCH_DATA)."""
     from bench.paths import data_dir
+
+    return path or data_dir() / "results.sqlite"
+
+
+def open_store(path: Path | None) -> Store:
     from bench.results.store import Store
 
-    return Store(path or data_dir() / "results.sqlite")
+    return Store(store_path(path))

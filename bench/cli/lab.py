@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.cli.common import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, print_json, store_arg
+from bench.cli.common import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, print_json, store_arg, store_path
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from bench.lab.night import Cluster, run_night
     from bench.lab.settings import load_lab
-    from bench.paths import cache_dir, data_dir
+    from bench.paths import cache_dir
 
     config, settings, inventory = load_lab(args.config)
     # Ray's driver prints its cluster's news (a node that died) to stdout: keep stdout for the night's report
@@ -50,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
 
             cluster = RayLab.connect(args.ray)
         try:
-            night = run_night(config, settings, inventory, args.store or data_dir() / "results.sqlite", cache_dir(),
+            night = run_night(config, settings, inventory, store_path(args.store), cache_dir(),
                               resume=args.resume, cluster=cluster)
         finally:
             if cluster is not None:

@@ -58,6 +58,11 @@ class RawRun:
     timed_s: float | None = None
 
     @property
+    def timed_count(self) -> int:
+        """The timed runs: every one the tool gave, else the count it printed."""
+        return len(self.latencies_ms) or (self.summary.count if self.summary else 0)
+
+    @property
     def peak_memory_mb(self) -> float | None:
         """Peak memory as the platform counts it: VmHWM (Linux, Android), else phys_footprint (iOS)."""
         return self.peak_rss_mb if self.peak_rss_mb is not None else self.phys_footprint_peak_mb

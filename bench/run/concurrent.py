@@ -90,7 +90,7 @@ def raw_center_ms(raw: RawRun) -> float | None:
 
 def fps(raw: RawRun) -> float | None:
     """Timed runs per second of the timed phase."""
-    runs = len(raw.latencies_ms) or (raw.summary.count if raw.summary else 0)
+    runs = raw.timed_count
     if raw.timed_s:
         seconds = raw.timed_s
     else:  # back to back: the runs' own time

@@ -90,7 +90,7 @@ def measure_sustained(device: Device, job: ModelJob, plan: SustainedPlan) -> tup
 def _window(raw: RawRun, span_s: float, ended_s: float) -> SustainedWindow:
     """One window from one launch. Its timed runs end as the tool exits: they began `timed_s` before."""
     summary = raw.summary
-    count = len(raw.latencies_ms) or (summary.count if summary else 0)
+    count = raw.timed_count
     mean = float(np.mean(raw.latencies_ms)) if raw.latencies_ms else (summary.mean_ms if summary else None)
     # the tool's own wall time where it gives it; else the runs' time, never less than the window asked for
     timed = raw.timed_s if raw.timed_s is not None else max(span_s, count * (mean or 0.0) / 1000.0)

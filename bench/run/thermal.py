@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.config import RunConfig
 from bench.devices.base import Device
@@ -54,8 +54,7 @@ def pass_gate(device: Device, gate: CooldownGate | None) -> CooldownWait | None:
     if gate is None:
         return None
     waited = wait_until_cool(device, gate.below_c, gate.timeout_s)
-    return CooldownWait(below_c=waited.below_c, waited_s=round(waited.waited_s, 1), start_temp_c=waited.start_temp_c,
-                        end_temp_c=waited.end_temp_c, reached=waited.reached)
+    return replace(waited, waited_s=round(waited.waited_s, 1))
 
 
 def heated_c(before: DeviceState, after: DeviceState) -> float | None:

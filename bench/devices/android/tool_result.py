@@ -33,11 +33,11 @@ def raw_run(output: str, *, requested: str, model_size_bytes: int, input_shape: 
     except ResultFormatError as exc:
         tail = output.strip().splitlines()[-1:] or ["no output"]
         raise ToolFailedError(f"benchmark_model gave no result ({tail[0][:120]}); see the raw output with -v") from exc
-    if report.status != "ok" or report.inference is None or report.inference.avg_ms is None:
-        raise ToolFailedError(f"benchmark_model failed: {report.error or 'no timed runs in its output'}")
     stats = report.inference
+    if report.status != "ok" or stats is None or stats.avg_ms is None:
+        raise ToolFailedError(f"benchmark_model failed: {report.error or 'no timed runs in its output'}")
     warmup = report.warmup  # the tool prints warm-up statistics, not the runs
-    summary = ToolSummary(count=stats.count, mean_ms=report.inference.avg_ms, std_ms=stats.std_ms, min_ms=stats.min_ms,
+    summary = ToolSummary(count=stats.count, mean_ms=stats.avg_ms, std_ms=stats.std_ms, min_ms=stats.min_ms,
                           max_ms=stats.max_ms, first_ms=stats.first_ms, p5_ms=stats.p5_ms, median_ms=stats.median_ms,
                           p95_ms=stats.p95_ms, warmup_count=warmup.count if warmup else None,
                           warmup_mean_ms=warmup.avg_ms if warmup else None)
