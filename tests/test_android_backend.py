@@ -54,7 +54,8 @@ def test_snapshot_reads_battery_thermal_clocks_and_screen(phones: tuple[SimLab, 
     lab = phones[0]
     set_temperature(lab.phones[1].root, 47.5)
     state = _phone(phones, 1).snapshot()
-    assert state.temperatures_c["cpu-thermal"] == 47.5 and state.temperatures_c["CPU (thermalservice)"] == 47.5
+    # the HAL's current list, not the stale cached one (which still says 36.0)
+    assert state.temperatures_c["cpu0-silver-usr (cpu, HAL)"] == 47.5 and state.hottest_c == 47.5
     assert state.thermal_status == "light" and state.battery_percent == 87 and state.charging is True
     assert state.governor == "schedutil" and max(state.cpu_freq_khz.values()) == 2400000 and state.screen_on is True
     set_temperature(lab.phones[1].root, 36.0)

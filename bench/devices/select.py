@@ -150,9 +150,8 @@ def list_devices() -> list[dict[str, Any]]:
             try:
                 phone = AndroidDevice(row["alias"] or serial, serial, client)
                 info, now = phone.describe(), phone.snapshot()
-                temps = [v for k, v in now.temperatures_c.items() if "cpu" in k.lower()]
                 row |= {"model": info.model, "simulated": info.simulated, "battery_percent": now.battery_percent,
-                        "temperature_c": max(temps) if temps else None, "thermal_status": now.thermal_status}
+                        "temperature_c": now.hottest_c, "thermal_status": now.thermal_status}
             except BenchError as exc:
                 row["state"] = f"error: {exc}"
         rows.append(row)

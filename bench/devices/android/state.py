@@ -1,8 +1,8 @@
 """A phone's state in one shell round trip: battery, thermal status, temperatures, clocks, screen.
 
     dumpsys battery         ->  level: 87 / temperature: 321 (tenths of °C) / status: 2 (charging)
-    dumpsys thermalservice  ->  Thermal Status: 0 / Temperature{mValue=36.0, mType=0, mName=CPU, ...}
-    /sys/class/thermal/thermal_zone*/{type,temp}   (millidegrees)
+    dumpsys thermalservice  ->  Thermal Status: 0 / the HAL's current temperatures (bench.devices.android.thermal)
+    /sys/class/thermal/thermal_zone*/{type,temp}   (read when the HAL gives none)
     /sys/devices/system/cpu/cpu*/cpufreq/{scaling_cur_freq,scaling_governor}
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from bench.devices.android.thermal import hal_temperatures, zone_temperatures
 from bench.results.device_records import DeviceState
 
 SEPARATOR = "@@bench@@"
@@ -49,13 +50,7 @@ def parse_state(text: str) -> DeviceState:
     """Turn the answer to COMMAND into a DeviceState (None where the phone did not say)."""
     parts = _sections(text)
     battery, thermal = parts.get("battery", ""), parts.get("thermal", "")
-    temperatures: dict[str, float] = {}
-    for line in parts.get("zones", "").splitlines():
-        zone, _, value = line.rpartition(" ")
-        if zone and value.lstrip("-").isdigit():
-            temperatures[zone] = int(value) / 1000.0
-    for value, name in re.findall(r"mValue=([-\d.]+), mType=\d+, mName=(\w+)", thermal):
-        temperatures.setdefault(f"{name} (thermalservice)", float(value))
+    temperatures = hal_temperatures(thermal) or zone_temperatures(parts.get("zones", ""))
     level = _field(battery, "level")
     battery_tenths = _field(battery, "temperature")
     if battery_tenths and battery_tenths.lstrip("-").isdigit():

@@ -70,18 +70,33 @@ def battery_text(level: int, temperature_c: float, charging: bool) -> str:
             f"  voltage: 4123\n  temperature: {round(temperature_c * 10)}\n  technology: Li-ion\n")
 
 
-def thermal_text(status: int, temperature_c: float) -> str:
-    return (f"IsStatusOverride: false\nThermal Status: {status}\nCached temperatures:\n"
-            f"\tTemperature{{mValue={temperature_c:.1f}, mType=0, mName=CPU, mStatus={status}}}\n"
-            f"\tTemperature{{mValue={temperature_c - 4:.1f}, mType=2, mName=battery, mStatus=0}}\n")
+def thermal_text(status: int, temperature_c: float, cached_c: float) -> str:
+    """`dumpsys thermalservice` as Android 10+ prints it (ThermalHAL 2.0), in the layout of the Pixel 3a
+    capture in ../shared/device-dumps: the cached list holds the value of the last threshold event
+    (`cached_c`, stale), the HAL's current list the temperature now, cooling devices after it."""
+    def sensors(celsius: float) -> str:
+        return (f"\tTemperature{{mValue={celsius:.1f}, mType=0, mName=cpu0-silver-usr, mStatus={status}}}\n"
+                f"\tTemperature{{mValue={celsius - 4:.1f}, mType=2, mName=battery, mStatus=0}}\n"
+                f"\tTemperature{{mValue={celsius - 6:.1f}, mType=3, mName=skin-therm, mStatus=0}}\n")
+
+    return (f"IsStatusOverride: false\nThermalEventListeners:\n\tcallbacks: 1\n\tkilled: false\n"
+            f"\tbroadcasts count: -1\nThermal Status: {status}\nCached temperatures:\n{sensors(cached_c)}"
+            f"HAL Ready: true\nHAL connection:\n\tThermalHAL 2.0 connected: yes\n"
+            f"Current temperatures from HAL:\n{sensors(temperature_c)}"
+            "Current cooling devices from HAL:\n\tCoolingDevice{mValue=0, mType=2, mName=thermal-cpufreq-0}\n")
 
 
 def set_temperature(root: Path, temperature_c: float) -> None:
     """Set what the phone's thermal zones and dumpsys report (a test heats a phone this way)."""
+    zone0 = root / "sys/class/thermal/thermal_zone0/temp"
+    try:
+        cached = int(zone0.read_text()) / 1000.0  # the value before this change: what the cache still holds
+    except (OSError, ValueError):
+        cached = temperature_c
     for zone, offset in (("thermal_zone0", 0.0), ("thermal_zone1", -4.0)):
         _write(root / "sys/class/thermal" / zone / "temp", f"{round((temperature_c + offset) * 1000)}\n")
     status = 0 if temperature_c < 45 else 1 if temperature_c < 50 else 3
-    _write(root / ".sim/dumpsys/thermalservice", thermal_text(status, temperature_c))
+    _write(root / ".sim/dumpsys/thermalservice", thermal_text(status, temperature_c, cached))
     _write(root / ".sim/dumpsys/battery", battery_text(87, temperature_c - 4, charging=True))
 
 
