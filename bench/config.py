@@ -6,7 +6,8 @@
     devices = ["local"]
     accelerators = ["xnnpack"]             # xnnpack | none (host); gpu | nnapi (Android); Core ML compute
                                            # units all | cpuOnly | cpuAndGPU | cpuAndNeuralEngine (iPhone)
-    threads = [2]                          # default: min(4, the device's cores), on the host cores - 1
+    threads = [2]                          # default: min(4, a phone's cores outside its slowest cluster);
+                                           # on the host, its cores - 1
     dynamic_sizes = [224]                  # input sizes the `dynamic` variant is timed at
     num_runs = 50
     min_secs = 1.0

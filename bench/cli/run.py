@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--variants", type=_csv, default=None, help="default: fp32,int8,pruned50,res160")
     run.add_argument("--accelerators", type=_csv, default=None, help="xnnpack (default) or none on the host")
     run.add_argument("--threads", type=_ints, default=None,
-                     help="default: min(4, the device's cores); on the host, one core fewer")
+                     help="default: min(4, a phone's cores outside its slowest cluster); on the host, cores - 1")
     run.add_argument("--dynamic-sizes", dest="dynamic_sizes", type=_ints, default=None,
                      help="input sizes to time the dynamic variant at (default: 224)")
     run.add_argument("--imagenet", type=Path, default=None, help="ImageNet val folder (or BENCH_IMAGENET)")

@@ -35,6 +35,53 @@ HOST_ACCELERATORS = (Accelerator.XNNPACK, Accelerator.NONE)
 COMPUTE_UNITS = (Accelerator.ALL, Accelerator.CPU_ONLY, Accelerator.CPU_AND_GPU, Accelerator.CPU_AND_NEURAL_ENGINE)
 
 
+@dataclass(frozen=True, slots=True)
+class CpuTopology:
+    """A phone's CPUs: each one's highest clock (kHz) and, where the kernel gives it, its `cpu_capacity`
+    (the scheduler's relative speed, 1024 for the fastest). Clusters are CPUs of equal speed."""
+
+    max_khz: dict[int, int]
+    capacity: dict[int, int] = field(default_factory=dict)
+
+    def speed(self, cpu: int) -> tuple[int, int]:
+        # capacity first: it ranks a big core clocked lower above a little one clocked higher
+        return (self.capacity.get(cpu, 0) if len(self.capacity) == len(self.max_khz) else 0, self.max_khz[cpu])
+
+    @property
+    def clusters(self) -> list[list[int]]:
+        """CPUs grouped by speed, slowest group first."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for cpu in sorted(self.max_khz):
+            groups.setdefault(self.speed(cpu), []).append(cpu)
+        return [groups[key] for key in sorted(groups)]
+
+    @property
+    def fast_cores(self) -> int:
+        """CPUs outside the slowest cluster (all of them on a phone with one cluster)."""
+        clusters = self.clusters
+        return len(self.max_khz) - (len(clusters[0]) if len(clusters) > 1 else 0)
+
+    def fastest(self, count: int) -> list[int]:
+        """The `count` fastest CPUs (all of them when asked for more), the fastest first."""
+        ranked = sorted(self.max_khz, key=lambda cpu: (self.speed(cpu), cpu), reverse=True)
+        return ranked[:max(1, count)]
+
+    def mask(self, threads: int) -> str:
+        """taskset's hex mask of one CPU per thread, the fastest ones: never fewer CPUs than threads
+        (unless the phone has fewer)."""
+        return format(sum(1 << cpu for cpu in self.fastest(threads)), "x")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_khz": {str(k): v for k, v in sorted(self.max_khz.items())},
+                "capacity": {str(k): v for k, v in sorted(self.capacity.items())},
+                "clusters": self.clusters}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CpuTopology:
+        return cls(max_khz={int(k): int(v) for k, v in (data.get("max_khz") or {}).items()},
+                   capacity={int(k): int(v) for k, v in (data.get("capacity") or {}).items()})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceInfo:
     id: str
@@ -46,16 +93,24 @@ class DeviceInfo:
     cores: int | None = None
     build: str | None = None
     simulated: bool = False
+    cpu_topology: CpuTopology | None = None  # where the device lets it be read (Android)
+
+    @property
+    def default_threads_cores(self) -> int | None:
+        """The cores a default thread count is taken from: those outside the slowest cluster, where known."""
+        return self.cpu_topology.fast_cores if self.cpu_topology and self.cpu_topology.max_khz else self.cores
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "platform": self.platform.value, "model": self.model, "soc": self.soc, "os": self.os,
-                "abi": self.abi, "cores": self.cores, "build": self.build, "simulated": self.simulated}
+        out = {"id": self.id, "platform": self.platform.value, "model": self.model, "soc": self.soc, "os": self.os,
+               "abi": self.abi, "cores": self.cores, "build": self.build, "simulated": self.simulated}
+        return out | ({"cpu_topology": self.cpu_topology.to_dict()} if self.cpu_topology else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeviceInfo:
         return cls(id=data["id"], platform=Platform(data["platform"]), model=data["model"], soc=data.get("soc"),
                    os=data.get("os"), abi=data.get("abi"), cores=data.get("cores"), build=data.get("build"),
-                   simulated=bool(data.get("simulated", False)))
+                   simulated=bool(data.get("simulated", False)),
+                   cpu_topology=CpuTopology.from_dict(data["cpu_topology"]) if data.get("cpu_topology") else None)
 
 
 # thermal statuses at which the OS slows the device down: Android's thermal service (severe and up),

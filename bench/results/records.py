@@ -56,6 +56,7 @@ class RawRun:
     # (s, sleeps of --run_frequency included)
     run_starts_s: tuple[float, ...] = ()
     timed_s: float | None = None
+    cpu_mask: str | None = None  # the taskset mask the tool ran under (a phone), hex
 
     @property
     def timed_count(self) -> int:
@@ -75,7 +76,8 @@ class RawRun:
         return "phys_footprint" if self.phys_footprint_peak_mb is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_starts_s": list(self.run_starts_s), "timed_s": self.timed_s, "compile_ms": self.compile_ms,
+        return {"cpu_mask": self.cpu_mask, "run_starts_s": list(self.run_starts_s), "timed_s": self.timed_s,
+                "compile_ms": self.compile_ms,
                 "phys_footprint_after_load_mb": self.phys_footprint_after_load_mb,
                 "phys_footprint_peak_mb": self.phys_footprint_peak_mb,
                 "sampled_phys_footprint_peak_mb": self.sampled_phys_footprint_peak_mb,
@@ -108,7 +110,7 @@ class RawRun:
                    phys_footprint_peak_mb=data.get("phys_footprint_peak_mb"),
                    sampled_phys_footprint_peak_mb=data.get("sampled_phys_footprint_peak_mb"),
                    compute_plan=data.get("compute_plan"), run_starts_s=tuple(data.get("run_starts_s") or ()),
-                   timed_s=data.get("timed_s"))
+                   timed_s=data.get("timed_s"), cpu_mask=data.get("cpu_mask"))
 
 
 def _summary(data: dict[str, Any]) -> ToolSummary | None:

@@ -86,7 +86,8 @@ def open_and_preflight(config: Config, alias: str, device: Device | None) -> tup
 
 def new_plan(config: Config, store: Store, alias: str, info: DeviceInfo) -> tuple[str, list[Job]]:
     """Plan the jobs for this device and store the run before its first job."""
-    jobs = plan_jobs(config, alias, info.cores, reserve_core=info.platform is Platform.LOCAL, platform=info.platform)
+    jobs = plan_jobs(config, alias, info.default_threads_cores, reserve_core=info.platform is Platform.LOCAL,
+                     platform=info.platform)
     run_id = new_run_id(alias)
     store.create_run(run_id=run_id, device=info, plan=[j.to_dict() for j in jobs], config=config.to_dict(),
                      bench_version=__version__)

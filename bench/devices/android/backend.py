@@ -21,10 +21,12 @@ from bench.devices.android.run_tool import command_line, run_tool
 from bench.devices.android.state import COMMAND as STATE_COMMAND
 from bench.devices.android.state import parse_state
 from bench.devices.android.tool_result import raw_run
+from bench.devices.android.topology import COMMAND as TOPOLOGY_COMMAND
+from bench.devices.android.topology import parse_topology
 from bench.devices.base import AccuracyInputs, Execution, HealthFacts, ModelJob
 from bench.errors import DeviceError, DeviceNotReadyError, ToolFailedError
 from bench.fileio import sha256_unchanged_file
-from bench.results.device_records import Accelerator, DeviceInfo, DeviceState, Platform
+from bench.results.device_records import Accelerator, CpuTopology, DeviceInfo, DeviceState, Platform
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class AndroidDevice:
         self._device: Any = None
         self.pushed_bytes = 0
         self.fixed_performance: bool | None = None
-        self._mask: str | None = None
+        self._topology: CpuTopology | None = None
 
     @property
     def device(self) -> Any:
@@ -77,6 +79,7 @@ class AndroidDevice:
     def describe(self) -> DeviceInfo:
         props = adb.getprops(self.device)
         _, possible = adb.shell(self.device, "cat /sys/devices/system/cpu/possible")
+        topology = self.topology()
         return DeviceInfo(
             id=self.serial,
             platform=Platform.ANDROID,
@@ -87,6 +90,7 @@ class AndroidDevice:
             cores=_count_cpus(possible.strip()),
             build=props.get("ro.build.fingerprint"),
             simulated=props.get("ro.product.manufacturer") == SIMULATED_MANUFACTURER,
+            cpu_topology=topology,
         )
 
     def snapshot(self) -> DeviceState:
@@ -128,24 +132,17 @@ class AndroidDevice:
         self.pushed_bytes += moved
         log.info("%s: pushed %d bytes for %s", self.serial, moved, job.job_id)
 
-    def big_core_mask(self) -> str | None:
-        """taskset mask of the fastest cores (highest cpuinfo_max_freq), e.g. `f0`; None if unreadable."""
-        if self._mask is None:
-            self._mask = self._read_big_core_mask() or ""
-        return self._mask or None
+    def topology(self) -> CpuTopology | None:
+        """Each CPU's clock and capacity, read once: the mask and the default thread count come from it."""
+        if self._topology is None:
+            _, text = adb.shell(self.device, TOPOLOGY_COMMAND)
+            self._topology = parse_topology(text) or CpuTopology(max_khz={})
+        return self._topology if self._topology.max_khz else None
 
-    def _read_big_core_mask(self) -> str | None:
-        _, text = adb.shell(self.device, "for c in /sys/devices/system/cpu/cpu[0-9]*; do "
-                                         "echo \"${c##*cpu} $(cat $c/cpufreq/cpuinfo_max_freq)\"; done")
-        speeds = {}
-        for line in text.splitlines():
-            number, _, khz = line.strip().partition(" ")
-            if number.isdigit() and khz.isdigit():
-                speeds[int(number)] = int(khz)
-        if not speeds:
-            return None
-        fastest = max(speeds.values())
-        return format(sum(1 << cpu for cpu, khz in speeds.items() if khz == fastest), "x")
+    def cpu_mask(self, threads: int) -> str | None:
+        """taskset mask of the `threads` fastest CPUs, e.g. `f0`; None when the phone hides its clocks."""
+        topology = self.topology()
+        return topology.mask(threads) if topology else None
 
     def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
         """Run benchmark_model on the phone: timing, the tool's memory lines, sampled VmHWM, delegates."""
@@ -163,11 +160,12 @@ class AndroidDevice:
         flags["report_peak_memory_footprint"] = "true"
         if s.op_profiling:
             flags["enable_op_profiling"] = "true"
-        line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, self.big_core_mask())
+        mask = self.cpu_mask(job.threads)
+        line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, mask)
         run = run_tool(self.device, line, timeout_s=s.watchdog_s)
         raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,
                       input_shape=job.input_shape or (), tool_sha256=self.tool_sha256(),
-                      sampled_vmhwm_mb=run.sampled_vmhwm_mb)
+                      sampled_vmhwm_mb=run.sampled_vmhwm_mb, cpu_mask=mask)
         if run.exit_code not in (0, None):
             raise ToolFailedError(f"benchmark_model exited with {run.exit_code} on {self.serial}")
         if accuracy is None:
@@ -183,7 +181,7 @@ class AndroidDevice:
                                        tool_sha256=sha256_unchanged_file(self.run_eval), remote_model=flags["graph"],
                                        accuracy=accuracy, classes=classes, threads=job.threads,
                                        accelerator=job.accelerator,
-                                       cpu_mask=self.big_core_mask())
+                                       cpu_mask=mask)
             self.pushed_bytes += int(scored["pushed_bytes"])
             return Execution(raw=raw, tool_accuracy=scored)
         if mismatch is not None:  # a wrong number is worse than another tool: say why in the result

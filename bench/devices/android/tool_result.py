@@ -26,7 +26,7 @@ def accelerator_used(requested: str, report: ToolReport) -> str:
 
 
 def raw_run(output: str, *, requested: str, model_size_bytes: int, input_shape: tuple[int, ...],
-            tool_sha256: str, sampled_vmhwm_mb: float | None) -> RawRun:
+            tool_sha256: str, sampled_vmhwm_mb: float | None, cpu_mask: str | None = None) -> RawRun:
     """Parse a run's output; raise ToolFailedError with the tool's own reason when it failed."""
     try:
         report = parse_tool_output(output)
@@ -49,5 +49,5 @@ def raw_run(output: str, *, requested: str, model_size_bytes: int, input_shape: 
         raw_output=output, tool_memory_init_delta_mb=report.memory_init_mb,
         tool_memory_overall_delta_mb=report.memory_overall_mb,
         delegates=tuple(d.to_dict() for d in report.delegates),
-        op_profile=report.op_profile.to_dict() if report.op_profile else None,
+        op_profile=report.op_profile.to_dict() if report.op_profile else None, cpu_mask=cpu_mask,
     )
