@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.devices.android.sim.profiles import profile_names
 from bench.errors import DeviceError
 
 
@@ -26,7 +27,10 @@ def register(subparsers: Any) -> None:
     actions = sim.add_subparsers(dest="sim_action", metavar="ACTION", required=True)
     start = actions.add_parser("start", help="start phones in the background and `adb connect` them")
     start.add_argument("--count", type=int, default=1)
-    start.add_argument("--profile", default="default")
+    start.add_argument("--profile", default="default", choices=profile_names(),
+                       help="default: a plain phone; the others serve real phones' captures (needs --captures)")
+    start.add_argument("--captures", type=Path, default=None,
+                       help="folder of real device dumps (getprop, sysfs, dumpsys) a captured profile serves")
     start.add_argument("--first", type=int, default=1, help="number the phones from here (sim3, sim4, ... on a "
                        "second lab host)")
     start.set_defaults(handler=_start)
@@ -55,7 +59,8 @@ def _start(args: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     log = (folder / "serve.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "bench.devices.android.sim.serve", "--folder", str(folder),
-                                "--count", str(args.count), "--profile", args.profile, "--first", str(args.first)],
+                                "--count", str(args.count), "--profile", args.profile, "--first", str(args.first),
+                                *(["--captures", str(args.captures.resolve())] if args.captures else [])],
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -79,6 +79,8 @@ class Execution:
     tool_accuracy: dict[str, Any] | None = None
     # models fed frame by frame (bench.run.frames): what each stage measured, in stage order
     stages: tuple[StageRun, ...] | None = None
+    # the timing was measured but the images could not be scored: why (the result keeps the timing)
+    accuracy_error: str | None = None
 
 
 class Device(Protocol):

@@ -53,6 +53,8 @@ def measure_alone(context: RunContext, job: Job, measured: Measured) -> JobResul
     launch = execute(context, request)
     accuracy = score_launch(context, job, request, launch, measured)
     stats, warnings = judge(context, job, launch)
+    if launch.execution.accuracy_error:
+        warnings.append(f"accuracy not measured: {launch.execution.accuracy_error}")
     return JobResult(
         job_id=job.job_id, model=job.model, variant=job.label,
         model_sha256=request.manifest.sha256, accelerator=job.accelerator, threads=job.threads, status=JobStatus.OK,
@@ -100,7 +102,7 @@ def score_launch(context: RunContext, job: Job, request: Request, launch: Launch
     """Top-1/top-5 of what the device predicted, or what a tool on it scored by itself (run_eval); fp32's
     first choices become what later variants' agreement is measured against."""
     data, execution = request.data, launch.execution
-    if data is None or context.images is None:
+    if data is None or context.images is None or execution.accuracy_error:
         return None
     subset = context.images.subset
     if execution.top5 is None and execution.tool_accuracy:

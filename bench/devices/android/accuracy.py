@@ -19,6 +19,7 @@ import numpy as np
 
 from bench.devices.android import adb
 from bench.devices.android.run_tool import run_tool
+from bench.devices.android.tool_flags import check_flags_taken
 from bench.devices.base import AccuracyInputs
 from bench.engines.loop import LoopSettings
 from bench.errors import DeviceError, ToolFailedError
@@ -58,27 +59,38 @@ def classify_on_phone(dev: Any, model: Path, remote_model: str, tool: str, flags
             pairs.append((path, hashlib.sha256(tensor.tobytes()).hexdigest(), f"{folder}/{i}.raw"))
         adb.push_if_changed(dev, pairs)
     name = str(detail["name"])
-    one = " ".join(shlex.quote(f"--{k}={v}") for k, v in {
-        **flags, "graph": remote_model, **ONE_INFERENCE.to_flags(),
-        "report_peak_memory_footprint": "false", "input_layer": name,
-        "input_layer_shape": ",".join(str(d) for d in detail["shape"])}.items())
+    passed = {**flags, "graph": remote_model, **ONE_INFERENCE.to_flags(), "input_layer": name,
+              "input_layer_shape": ",".join(str(d) for d in detail["shape"])}
+    one = " ".join(shlex.quote(f"--{k}={v}") for k, v in passed.items())
     # the tool reads `name:path`, a `:` inside the name written `::` (`serving_default_x::0:/path`)
     files = f"{shlex.quote(name.replace(':', '::'))}:{shlex.quote(folder)}/$i.raw"
+    # the first image's output comes back (flags the tool did not take, its errors); a failed first image
+    # ends the loop, since every other image would fail the same way
+    tool_line = (f"{shlex.quote(tool)} {one} --input_layer_value_files={files} "
+                 f"--output_filepath={shlex.quote(folder)}/out/$i.raw")
     loop = (f"mkdir -p {shlex.quote(folder)}/out; i=0; while [ $i -lt {len(tensors)} ]; do "
-            f"{shlex.quote(tool)} {one} --input_layer_value_files={files} "
-            f"--output_filepath={shlex.quote(folder)}/out/$i.raw >/dev/null 2>&1 || echo \"@@failed $i\"; "
+            f"if [ $i -eq 0 ]; then {tool_line} 2>&1 || {{ echo \"@@failed $i\"; exit 0; }}; "
+            f"else {tool_line} >/dev/null 2>&1 || echo \"@@failed $i\"; fi; "
             "i=$((i+1)); done")
     run = run_tool(dev, f"sh -c {shlex.quote('echo @@pid $$; ' + loop)}",
                    timeout_s=30 + SECONDS_PER_IMAGE_LIMIT * len(tensors))
+    check_flags_taken(run.output, {*passed, "input_layer_value_files", "output_filepath"})
+    if "Wrong input value file item specified" in run.output:  # TF 2.9 and older split on every `:`
+        raise ToolFailedError(f"this benchmark_model cannot read the input name {name!r} in "
+                              "--input_layer_value_files (no `::` escaping before TensorFlow 2.10); use a newer "
+                              "build (python -m bench tools fetch), or score with --run-eval")
     failed = [line for line in run.output.splitlines() if line.startswith("@@failed")]
     if failed:
+        first = failed[0].split()[-1]
+        reason = next((line for line in run.output.splitlines() if "ERROR" in line or "rror:" in line), "")
         raise ToolFailedError(f"benchmark_model failed on {len(failed)} of {len(tensors)} images on the phone "
-                              f"(first: image {failed[0].split()[-1]}); run one by hand to see why")
+                              f"(first: image {first}{': ' + reason.strip()[:120] if reason else ''}); "
+                              "run one by hand to see why")
     size = int(np.prod(output["shape"])) * np.dtype(output["dtype"]).itemsize
     top5 = np.empty((len(tensors), 5), np.int64)
     all_scores = []
     for i in range(len(tensors)):
-        data = dev.sync.read_bytes(f"{folder}/out/{i}.raw")
+        data = adb.read_file(dev, f"{folder}/out/{i}.raw", what=f"benchmark_model's output for image {i}")
         if len(data) != size:
             raise ToolFailedError(f"output {i} on the phone has {len(data)} bytes, the model's output has {size}")
         vector = scores(np.frombuffer(data, dtype=output["dtype"]), output)

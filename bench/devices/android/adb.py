@@ -52,19 +52,60 @@ def device(adb: Any, serial: str) -> Any:
     return adb.device(serial=serial)
 
 
-def shell(dev: Any, command: str, timeout_s: float = 30.0) -> tuple[int, str]:
-    """Run `command` in the phone's shell; return (exit code, stdout + stderr)."""
+_FEATURES = "_bench_features"
+_FEATURES_CHECKED = "\0checked"
+
+
+def _features(dev: Any) -> set[str]:
+    return set(getattr(dev, "__dict__", {}).get(_FEATURES, ()))
+
+
+def has_shell_v2(dev: Any) -> bool:
+    """Whether the phone's adbd speaks shell protocol v2 (exit codes, stderr apart): Android 7 and later.
+
+    Asked of the adb server once per device object (a reconnected phone is a new object).
+    """
     import adbutils
 
+    if _FEATURES_CHECKED in _features(dev):
+        return "shell_v2" in _features(dev)
     try:
-        result = dev.shell2(command, timeout=timeout_s, v2=True)
+        dev.__dict__[_FEATURES] = {_FEATURES_CHECKED, *dev.get_features().split(",")}
+        return "shell_v2" in _features(dev)
+    except (adbutils.AdbError, OSError, EOFError) as exc:
+        raise DeviceError(f"lost phone {dev.serial} while asking for its features ({exc}); reconnect it, then "
+                          "run: adb devices") from exc
+
+
+V1_EXIT = "@@bench-exit "
+
+
+def shell(dev: Any, command: str, timeout_s: float = 30.0) -> tuple[int, str]:
+    """Run `command` in the phone's shell; return (exit code, stdout + stderr).
+
+    Without shell v2 the command runs in its own `sh -c` and its exit code is printed after a
+    sentinel (adbutils' own fallback appends the sentinel to the command, which `exit` skips).
+    """
+    import adbutils
+
+    v2 = has_shell_v2(dev)
+    try:
+        if v2:
+            result = dev.shell2(command, timeout=timeout_s, v2=True)
+            code, output = int(result.returncode), str(result.output)
+        else:
+            raw = dev.shell(f"sh -c {shlex.quote(command)}; echo {V1_EXIT}$?", timeout=timeout_s, rstrip=False)
+            output, _, tail = str(raw).replace("\r\n", "\n").rpartition(V1_EXIT)
+            if not tail.strip().isdigit():
+                raise adbutils.AdbError(f"the phone's shell ended before `{command[:40]}` finished")
+            code = int(tail.strip())
     except adbutils.AdbTimeout as exc:
         raise DeviceError(f"phone {dev.serial} did not answer `{command[:60]}` in {timeout_s:.0f} s; "
                           "unplug and replug it, then run: adb devices") from exc
     except (adbutils.AdbError, OSError, EOFError) as exc:
         raise DeviceError(f"lost phone {dev.serial} during `{command[:60]}` ({exc}); reconnect it, "
                           "then resume the run with --resume") from exc
-    return int(result.returncode), str(result.output)
+    return code, output.replace("\r\n", "\n")
 
 
 def getprops(dev: Any) -> dict[str, str]:
@@ -99,6 +140,18 @@ def remote_sha256(dev: Any, paths: list[str]) -> dict[str, str]:
                 found[name] = digest
     wanted = set(paths)
     return {name: digest for name, digest in found.items() if name in wanted}
+
+
+def read_file(dev: Any, path: str, what: str) -> bytes:
+    """A file's bytes from the phone (sync RECV); a clear error when it is not there."""
+    import adbutils
+
+    try:
+        data: bytes = dev.sync.read_bytes(path)
+    except (adbutils.AdbError, OSError, EOFError) as exc:
+        raise DeviceError(f"could not read {what} ({path}) from {dev.serial}: {exc}; the tool did not write it, "
+                          "or the phone dropped off (check with: adb devices)") from exc
+    return data
 
 
 def free_bytes(dev: Any, folder: str) -> int | None:

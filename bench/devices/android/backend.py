@@ -16,17 +16,19 @@ from typing import Any
 
 from bench.devices.android import adb
 from bench.devices.android.accuracy import classify_on_phone
-from bench.devices.android.run_eval import evaluate_on_phone, preprocessing_mismatch
+from bench.devices.android.run_eval import evaluate_on_phone, why_not_run_eval
 from bench.devices.android.run_tool import command_line, run_tool
 from bench.devices.android.state import COMMAND as STATE_COMMAND
 from bench.devices.android.state import parse_state
+from bench.devices.android.tool_flags import check_flags_taken
 from bench.devices.android.tool_result import raw_run
 from bench.devices.android.topology import COMMAND as TOPOLOGY_COMMAND
 from bench.devices.android.topology import parse_topology
 from bench.devices.base import AccuracyInputs, Execution, HealthFacts, ModelJob
-from bench.errors import DeviceError, DeviceNotReadyError, ToolFailedError
+from bench.errors import BenchError, DeviceError, DeviceNotReadyError, ToolFailedError
 from bench.fileio import sha256_unchanged_file
 from bench.results.device_records import Accelerator, CpuTopology, DeviceInfo, DeviceState, Platform
+from bench.results.records import RawRun
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,8 @@ class AndroidDevice:
         return topology.mask(threads) if topology else None
 
     def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
-        """Run benchmark_model on the phone: timing, the tool's memory lines, sampled VmHWM, delegates."""
+        """Run benchmark_model on the phone (timing, its memory lines, VmHWM sampled on the phone,
+        delegates), then score the images; the timing stands when scoring fails."""
         assert self.tool is not None  # prepare() checked it
         s = job.settings
         flags = {"graph": remote_model_path(job.model_sha256), "num_threads": str(job.threads), **s.loop.to_flags(),
@@ -157,12 +160,15 @@ class AndroidDevice:
         if job.input_shape:  # the tool takes a shape only for an input it was told the name of
             flags["input_layer"] = job.input_name
             flags["input_layer_shape"] = ",".join(str(d) for d in job.input_shape)
-        flags["report_peak_memory_footprint"] = "true"
         if s.op_profiling:
             flags["enable_op_profiling"] = "true"
+        # no --report_peak_memory_footprint: its 50 ms polling thread would share the pinned cores while
+        # timing; the phone-side sampler reads VmHWM from off those cores instead
         mask = self.cpu_mask(job.threads)
-        line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, mask)
+        line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, mask, sample_memory=True,
+                            sampler_mask=self.spare_mask(job.threads))
         run = run_tool(self.device, line, timeout_s=s.watchdog_s)
+        check_flags_taken(run.output, set(flags))
         raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,
                       input_shape=job.input_shape or (), tool_sha256=self.tool_sha256(),
                       sampled_vmhwm_mb=run.sampled_vmhwm_mb, cpu_mask=mask)
@@ -170,28 +176,44 @@ class AndroidDevice:
             raise ToolFailedError(f"benchmark_model exited with {run.exit_code} on {self.serial}")
         if accuracy is None:
             return Execution(raw=raw)
-        mismatch, classes = None, 0
+        try:
+            return self._score(job, accuracy, raw, flags, mask)
+        except BenchError as exc:  # the timing was measured: keep it, say why accuracy is missing
+            log.warning("%s: accuracy not measured: %s", job.job_id, exc)
+            return Execution(raw=raw, accuracy_error=str(exc))
+
+    def _score(self, job: ModelJob, accuracy: AccuracyInputs, raw: RawRun, flags: dict[str, str],
+               mask: str | None) -> Execution:
+        """The images' top classes: with run_eval where it can feed this model as timed, else with benchmark_model."""
+        unsuitable, classes = None, 0
         if self.run_eval is not None:
             if not self.run_eval.is_file():
                 raise DeviceError(f"run_eval {self.run_eval} does not exist; fix --run-eval (or run_eval in "
                                   "devices/*.toml), or leave it out to score with benchmark_model")
-            mismatch, classes = preprocessing_mismatch(job.model_path, accuracy)
-        if self.run_eval is not None and mismatch is None:
+            unsuitable, classes = why_not_run_eval(job.model_path, accuracy, job.input_shape)
+        if self.run_eval is not None and unsuitable is None:
             scored = evaluate_on_phone(self.device, root=REMOTE_ROOT, tool=self.run_eval,
                                        tool_sha256=sha256_unchanged_file(self.run_eval), remote_model=flags["graph"],
                                        accuracy=accuracy, classes=classes, threads=job.threads,
-                                       accelerator=job.accelerator,
-                                       cpu_mask=mask)
+                                       accelerator=job.accelerator, cpu_mask=mask)
             self.pushed_bytes += int(scored["pushed_bytes"])
             return Execution(raw=raw, tool_accuracy=scored)
-        if mismatch is not None:  # a wrong number is worse than another tool: say why in the result
-            log.warning("%s: not scored with run_eval (%s); scoring with benchmark_model", job.job_id, mismatch)
+        if unsuitable is not None:  # a wrong number is worse than another tool: say why in the result
+            log.warning("%s: not scored with run_eval (%s); scoring with benchmark_model", job.job_id, unsuitable)
         top5, scores, wall_s = classify_on_phone(
             self.device, job.model_path, flags["graph"], f"{REMOTE_ROOT}/benchmark_model",
-            {k: v for k, v in flags.items() if k not in ("graph", "input_layer", "input_layer_shape")}, accuracy,
-            job.input_shape)
-        scored_by = None if mismatch is None else {"tool": "benchmark_model", "run_eval_not_used": mismatch}
+            {k: v for k, v in flags.items() if k not in ("graph", "input_layer", "input_layer_shape",
+                                                         "enable_op_profiling")}, accuracy, job.input_shape)
+        scored_by = None if unsuitable is None else {"tool": "benchmark_model", "run_eval_not_used": unsuitable}
         return Execution(raw=raw, top5=top5, classify_wall_s=wall_s, scores=scores, tool_accuracy=scored_by)
+
+    def spare_mask(self, threads: int) -> str | None:
+        """The CPUs the tool is not pinned to (where the phone-side sampler runs); None when there are none."""
+        topology = self.topology()
+        if topology is None:
+            return None
+        spare = set(topology.max_khz) - set(topology.fastest(threads))
+        return format(sum(1 << cpu for cpu in spare), "x") if spare else None
 
     def tool_sha256(self) -> str:
         """sha256 of the host's copy of the tool, hashed again only when the file changes."""

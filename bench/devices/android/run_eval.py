@@ -7,6 +7,13 @@ models; one per model output) in both label files: ImageNet's human-readable nam
 `crane`s, two `maillot`s), indices do not. run_eval preprocesses by its own rules (central 87.5%
 crop, bilinear resize, floats scaled to [-1, 1]), not by the variant's manifest: the result says so,
 and a model those rules would feed wrong numbers is scored with benchmark_model instead, saying why.
+So is a model run_eval cannot run at all (LiteRT tools/evaluation/stages/image_classification_stage.cc:
+one input shaped {1, H, W, 3} and one output; image_preprocessing_stage.cc: .jpg/.jpeg/.rgb8 files
+only) or not at the size it was timed at (run_eval has no flag to resize an input).
+
+Its delegate follows the timing run's: `--use_xnnpack=true|false` (its delegate providers' flag),
+`--delegate=gpu|nnapi`; never `--delegate=xnnpack`, which also forces XNNPACK to fp16
+(evaluation_delegate_provider.cc sets xnnpack_force_fp16 with it).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import numpy as np
 
 from bench.devices.android import adb
 from bench.devices.android.run_tool import command_line, run_tool
+from bench.devices.android.tool_flags import check_flags_taken
 from bench.devices.base import AccuracyInputs
 from bench.engines.tool_output import parse_tool_output
 from bench.errors import DeviceError, ResultFormatError, ToolFailedError
@@ -28,14 +36,17 @@ from bench.fileio import sha256_unchanged_file
 from bench.results.device_records import Accelerator
 
 SECONDS_PER_IMAGE_LIMIT = 10.0
-PREPROCESSING = "run_eval's own: central 87.5% crop, bilinear resize, float inputs (x - 127.5) / 127.5"
-# run_eval's --delegate values; without one it runs its default CPU path (XNNPACK on current builds)
-DELEGATE_FLAG: dict[str, str] = {Accelerator.GPU: "gpu", Accelerator.NNAPI: "nnapi", Accelerator.XNNPACK: "xnnpack"}
+PREPROCESSING = ("run_eval's own: square central crop of 87.5%, bilinear resize (no half-pixel centres), "
+                 "float inputs (x - 127.5) / 127.5")
+# run_eval's --delegate values for a delegate other than its default CPU path
+DELEGATE_FLAG: dict[str, str] = {Accelerator.GPU: "gpu", Accelerator.NNAPI: "nnapi"}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".rgb8")
 
 
-def preprocessing_mismatch(model: Path, accuracy: AccuracyInputs) -> tuple[str | None, int]:
-    """Why run_eval's fixed preprocessing would feed this model the wrong numbers (None when it fits),
-    and the model's number of outputs (run_eval wants a label for each).
+def why_not_run_eval(model: Path, accuracy: AccuracyInputs,
+                     timed_shape: tuple[int, ...] | None) -> tuple[str | None, int]:
+    """Why run_eval cannot score this model as it was timed (None when it can), and the model's number of
+    outputs (run_eval wants a label for each).
 
     run_eval feeds float inputs (x - 127.5) / 127.5, uint8 inputs x and int8 inputs x - 128 for a
     pixel x; the model wants its own normalisation, quantised by its input tensor's parameters.
@@ -44,8 +55,22 @@ def preprocessing_mismatch(model: Path, accuracy: AccuracyInputs) -> tuple[str |
     from bench.engines.litert_classify import pixel_normalizer, to_input
 
     interpreter = load_interpreter(model)
-    detail = interpreter.get_input_details()[0]
-    outputs = int(np.prod(interpreter.get_output_details()[0]["shape"]))
+    inputs, outputs_ = interpreter.get_input_details(), interpreter.get_output_details()
+    if len(inputs) != 1 or len(outputs_) != 1:
+        return f"run_eval needs one input and one output, the model has {len(inputs)} and {len(outputs_)}", 0
+    detail = inputs[0]
+    shape = [int(d) for d in detail["shape"]]
+    output_shape = [int(d) for d in outputs_[0]["shape"]]
+    outputs = int(np.prod(output_shape))
+    if len(shape) != 4 or shape[0] != 1 or shape[3] != 3:
+        return f"run_eval needs an input shaped [1, H, W, 3], the model's is {shape}", outputs
+    if len(output_shape) != 2 or output_shape[0] != 1:
+        return f"run_eval needs an output shaped [1, N], the model's is {output_shape}", outputs
+    if timed_shape is not None and list(timed_shape) != shape:
+        return f"run_eval cannot resize the input: timed at {list(timed_shape)}, the model's is {shape}", outputs
+    odd = sorted({p.suffix.lower() or "(none)" for p in accuracy.image_files} - set(IMAGE_SUFFIXES))
+    if odd:
+        return f"run_eval reads only {', '.join(IMAGE_SUFFIXES)} images, not {', '.join(odd)}", outputs
     pixels = np.array([[[[0, 64, 255]]]], np.uint8).repeat(3, axis=-1).reshape(1, 1, 3, 3)
     wanted = to_input(pixels, detail, pixel_normalizer(accuracy.mean, accuracy.std)).astype(np.float32)
     dtype = np.dtype(detail["dtype"])
@@ -91,11 +116,13 @@ def evaluate_on_phone(dev: Any, *, root: str, tool: Path, tool_sha256: str, remo
     flags = {"model_file": remote_model, "ground_truth_images_path": f"{folder}/images",
              "ground_truth_labels": f"{folder}/ground_truth.txt",
              "model_output_labels": f"{folder}/model_labels_{accuracy.label_offset}.txt",
-             "output_file_path": f"{folder}/metrics.pb", "num_images": "0", "num_interpreter_threads": str(threads)}
+             "output_file_path": f"{folder}/metrics.pb", "num_images": "0", "num_interpreter_threads": str(threads),
+             "use_xnnpack": str(accelerator == Accelerator.XNNPACK).lower()}
     if accelerator in DELEGATE_FLAG:
         flags["delegate"] = DELEGATE_FLAG[accelerator]
     run = run_tool(dev, command_line(f"{root}/run_eval", flags, cpu_mask),
                    timeout_s=60 + SECONDS_PER_IMAGE_LIMIT * len(images), name="run_eval")
+    check_flags_taken(run.output, set(flags), tool="run_eval")
     try:
         report = parse_tool_output(run.output)
     except ResultFormatError as exc:
@@ -109,6 +136,7 @@ def evaluate_on_phone(dev: Any, *, root: str, tool: Path, tool_sha256: str, remo
                               f"space and the files in {folder}/images on the phone")
     adb.shell(dev, f"rm -f {shlex.quote(folder)}/metrics.pb")
     return {"tool": "run_eval", "tool_sha256": tool_sha256, "preprocessing": PREPROCESSING,
-            "delegate_flag": flags.get("delegate"), "images": report.eval_runs, "accuracy": report.accuracy,
+            "delegate_flag": flags.get("delegate"), "use_xnnpack": flags["use_xnnpack"], "images": report.eval_runs,
+            "accuracy": report.accuracy,
             "latency_ms": report.latencies, "pushed_bytes": moved, "wall_s": run.wall_s,
             "exit_code": run.exit_code, "raw_output": run.output}

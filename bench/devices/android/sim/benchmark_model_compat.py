@@ -77,10 +77,12 @@ class InputError(ValueError):
     """The input flags do not fit together, as benchmark_model would refuse them."""
 
 
-def input_layers(names: str, shapes: str, files: str) -> dict[str, tuple[list[int] | None, str | None]]:
+def input_layers(names: str, shapes: str, files: str,
+                 escaped_colons: bool = True) -> dict[str, tuple[list[int] | None, str | None]]:
     """`--input_layer`, `--input_layer_shape`, `--input_layer_value_files` -> {name: (shape, file)}.
 
-    A name in the files map writes `:` as `::`: `input::0:/data/x.raw` is input `input:0`.
+    A name in the files map writes `:` as `::`: `input::0:/data/x.raw` is input `input:0`. Older
+    tools (`escaped_colons=False`, TF 2.9) split each item on every `:` and want exactly two parts.
     """
     listed = [n for n in names.split(",") if n]
     shape_items = [s for s in shapes.split(":") if s]
@@ -90,7 +92,7 @@ def input_layers(names: str, shapes: str, files: str) -> dict[str, tuple[list[in
     layers: dict[str, tuple[list[int] | None, str | None]] = {
         name: ([int(d) for d in shape.split(",")], None) for name, shape in zip(listed, shape_items, strict=True)}
     for item in (i for i in files.split(",") if i):
-        parts = item.replace("::", "\0").split(":")
+        parts = item.replace("::", "\0").split(":") if escaped_colons else item.split(":")
         if len(parts) != 2:
             raise InputError(f"Wrong input value file item specified: {item}")
         name, path = parts[0].replace("\0", ":"), parts[1].replace("\0", ":")
@@ -120,6 +122,15 @@ def sim_faults() -> tuple[Path | None, dict[str, Any]]:
         return Path(root), dict(json.loads((Path(root) / ".sim" / "faults.json").read_text()))
     except (OSError, ValueError):
         return Path(root), {}
+
+
+def tool_version() -> str:
+    """The benchmark_model a simulated phone's profile has: "current", or "2.9" (an older release)."""
+    root, _ = sim_faults()
+    try:
+        return (root / ".sim" / "benchmark_model_version").read_text().strip() if root else "current"
+    except OSError:
+        return "current"
 
 
 def invoke_delay_s() -> float:
@@ -162,7 +173,11 @@ def run(args: argparse.Namespace) -> int:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     start_mb = peak_rss_mb()
-    _say("STARTING!")
+    old = tool_version() == "2.9"
+    print("STARTING!", flush=True) if old else _say("STARTING!")
+    if old and args.output_filepath:  # TF 2.9's flag parser leaves flags it does not know, warns and goes on
+        print(f"Unconsumed cmdline flags: --output_filepath={args.output_filepath}", flush=True)
+        args.output_filepath = ""
     _say("Log parameter values verbosely: [0]")
     _say(f"Min num runs: [{args.num_runs}]")
     _say(f"Num threads: [{args.num_threads}]")
@@ -179,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
         print("WARNING: bench-benchmark-model cannot profile operators (LiteRT's Python API has no op profiler); "
               "no operator tables follow.", flush=True)
     try:
-        layers = input_layers(args.input_layer, args.input_layer_shape, args.input_layer_value_files)
+        layers = input_layers(args.input_layer, args.input_layer_shape, args.input_layer_value_files,
+                              escaped_colons=not old)
     except (InputError, ValueError) as exc:
         print(f"ERROR: {exc}", flush=True)
         print("Benchmarking failed.", flush=True)

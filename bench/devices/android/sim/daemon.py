@@ -89,8 +89,16 @@ class SimPhone:
         props = read_props(self.root)
         keys = ("ro.product.name", "ro.product.model", "ro.product.device")
         parts = [f"{k}={props.get(k, '')}" for k in keys]
-        features = "shell_v2,fixed_push_mkdir"  # only what is implemented: sync v1, no stat_v2 / sendrecv_v2
-        return ("device::" + ";".join(parts) + f";features={features}").encode()
+        return ("device::" + ";".join(parts) + f";features={','.join(sorted(self.features))}").encode()
+
+    @property
+    def features(self) -> set[str]:
+        """adbd's features: only what is implemented (sync v1, no stat_v2 / sendrecv_v2), shell_v2 unless the
+        profile is of an Android 6 phone."""
+        try:
+            return set((self.root / ".sim/features").read_text().strip().split(","))
+        except OSError:
+            return {"shell_v2", "fixed_push_mkdir"}
 
 
 def read_props(root: Path) -> dict[str, str]:
@@ -152,6 +160,9 @@ class _Connection:
             await self.send(p.Message(p.A_CNXN, p.VERSION, self.max_payload, self.phone.banner()))
         elif message.command == p.A_OPEN:
             service = message.data.rstrip(b"\0").decode(errors="replace")
+            if not self.known(service):  # adbd closes a stream it cannot open without an OKAY
+                await self.send(p.Message(p.A_CLSE, 0, message.arg0))
+                return
             stream = _Stream(self.next_id, message.arg0)
             self.next_id += 1
             self.streams[stream.local_id] = stream
@@ -174,6 +185,11 @@ class _Connection:
                 known.incoming.put_nowait(None)
                 known.acked.set()
 
+    def known(self, service: str) -> bool:
+        if service.startswith(("shell,v2", "shell,raw,v2")):
+            return "shell_v2" in self.phone.features
+        return service.startswith(("shell:", "exec:", "shell,raw:", "sync:"))
+
     async def write(self, stream: _Stream, data: bytes) -> None:
         """WRTE `data` in pieces the host accepts, each after the previous one was acknowledged."""
         for start in range(0, len(data), self.max_payload):
@@ -193,10 +209,14 @@ class _Connection:
 
     async def serve(self, stream: _Stream, service: str) -> None:
         try:
-            if service.startswith("shell,v2") or service.startswith("shell,raw,v2"):
+            v2 = "shell_v2" in self.phone.features
+            if v2 and (service.startswith("shell,v2") or service.startswith("shell,raw,v2")):
                 await self.shell(stream, service.split(":", 1)[1], v2=True)
             elif service.startswith(("shell:", "exec:", "shell,raw:")):
-                await self.shell(stream, service.split(":", 1)[1], v2=False)
+                # an adbd without shell v2 runs `shell:` through a terminal, which ends lines with CR LF
+                # (the Nexus 5 capture in ../shared/device-dumps shows it); `exec:` stays raw
+                pty = not v2 and service.startswith("shell:")
+                await self.shell(stream, service.split(":", 1)[1], v2=False, crlf=pty)
             elif service.startswith("sync:"):
                 await _Sync(self, stream).run()
             else:
@@ -204,7 +224,7 @@ class _Connection:
         finally:
             await self.close(stream)
 
-    async def shell(self, stream: _Stream, command: str, *, v2: bool) -> None:
+    async def shell(self, stream: _Stream, command: str, *, v2: bool, crlf: bool = False) -> None:
         faults = self.phone.faults
         if faults.disconnect_on_command and faults.disconnect_on_command in command:
             self.phone.consume("disconnect_on_command")
@@ -223,17 +243,22 @@ class _Connection:
         assert process.stdout is not None
 
         # What the shell prints names the phone's paths, not the sandbox's: map them back. A path may
-        # straddle two reads, so the last len(prefix) bytes wait for the next one.
+        # straddle two reads, so an end that could begin the sandbox's path waits for the next one
+        # (only that: a phone sends what its tool printed at once, and bench reads a pid from it).
         prefix = f"{self.phone.root}/".encode()
+
+        def held(data: bytes) -> int:
+            return next((n for n in range(min(len(data), len(prefix) - 1), 0, -1) if prefix.startswith(data[-n:])), 0)
 
         async def pump(source: asyncio.StreamReader, kind: int) -> None:
             pending = b""
             while True:
                 chunk = await source.read(self.max_payload - 5)
                 pending = (pending + chunk).replace(prefix, b"/")
-                ready, pending = (pending, b"") if not chunk else \
-                    (pending[:-len(prefix)], pending[-len(prefix):]) if len(pending) > len(prefix) else (b"", pending)
+                keep = held(pending) if chunk else 0
+                ready, pending = pending[:len(pending) - keep], pending[len(pending) - keep:]
                 if ready:
+                    ready = ready.replace(b"\n", b"\r\n") if crlf else ready
                     await self.write(stream, p.shell_packet(kind, ready) if v2 else ready)
                 if not chunk:
                     return

@@ -46,8 +46,10 @@ class RunningPhone:
 
 
 class SimLab:
-    def __init__(self, root: Path, count: int = 1, profile: str = "default", first: int = 1) -> None:
+    def __init__(self, root: Path, count: int = 1, profile: str = "default", first: int = 1,
+                 captures: Path | None = None) -> None:
         self.root = root
+        self.captures = captures  # the device dumps a captured profile serves (bench.devices.android.sim.captured)
         self.count = count
         self.first = first  # the number of the first phone: simN, phoneN
         self.profile = profile
@@ -60,7 +62,7 @@ class SimLab:
         self.thread.start()
         for number in range(self.first, self.first + self.count):
             folder = self.root / f"phone{number}"
-            install(folder, self.profile)
+            install(folder, self.profile, self.captures)
             phone = SimPhone(serial=f"sim-{number}", root=folder)
             server = asyncio.run_coroutine_threadsafe(serve(phone), self.loop).result(timeout=10)
             self.servers.append(server)

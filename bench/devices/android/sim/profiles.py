@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bench.devices.android.sim.captured import CAPTURED, captured_files, captured_props
+from bench.errors import ConfigError
+
 PROFILES: dict[str, dict[str, str]] = {
     "default": {
         "ro.product.name": "bench_sim", "ro.product.device": "bench_sim", "ro.product.model": "Simulated Phone",
@@ -87,7 +90,8 @@ def thermal_text(status: int, temperature_c: float, cached_c: float) -> str:
 
 
 def set_temperature(root: Path, temperature_c: float) -> None:
-    """Set what the phone's thermal zones and dumpsys report (a test heats a phone this way)."""
+    """Set what the phone's thermal zones and dumpsys report (a test heats a phone this way). A phone
+    whose dumpsys answers come from captures keeps them: only its zones change."""
     zone0 = root / "sys/class/thermal/thermal_zone0/temp"
     try:
         cached = int(zone0.read_text()) / 1000.0  # the value before this change: what the cache still holds
@@ -95,6 +99,8 @@ def set_temperature(root: Path, temperature_c: float) -> None:
         cached = temperature_c
     for zone, offset in (("thermal_zone0", 0.0), ("thermal_zone1", -4.0)):
         _write(root / "sys/class/thermal" / zone / "temp", f"{round((temperature_c + offset) * 1000)}\n")
+    if (root / CAPTURED_MARK).exists():
+        return
     status = 0 if temperature_c < 45 else 1 if temperature_c < 50 else 3
     _write(root / ".sim/dumpsys/thermalservice", thermal_text(status, temperature_c, cached))
     _write(root / ".sim/dumpsys/battery", battery_text(87, temperature_c - 4, charging=True))
@@ -112,22 +118,50 @@ def set_free_bytes(root: Path, free: int) -> None:
     _write(root / ".sim/free_kb", f"{free // 1024}\n")
 
 
-def install(root: Path, profile: str = "default") -> None:
-    """Lay out the sandbox of a simulated phone under `root`."""
-    props = PROFILES[profile]
+CAPTURED_MARK = ".sim/captured"  # the phone serves captured dumpsys answers: set_temperature leaves them
+FEATURES_FILE = ".sim/features"  # adbd's features, as its banner announces them
+TOOL_VERSION_FILE = ".sim/benchmark_model_version"
+
+
+def profile_names() -> list[str]:
+    return sorted({*PROFILES, *CAPTURED})
+
+
+def install(root: Path, profile: str = "default", captures: Path | None = None) -> None:
+    """Lay out the sandbox of a simulated phone under `root`; a captured profile reads `captures`."""
+    if profile not in PROFILES and profile not in CAPTURED:
+        raise ConfigError(f"no simulated phone profile {profile!r}; choose one of {', '.join(profile_names())}")
+    captured = CAPTURED.get(profile)
+    if captured is not None and captures is None:
+        raise ConfigError(f"profile {profile!r} serves real captures: give their folder with --captures "
+                          "(the device dumps)")
+    props = captured_props(captured, captures) if captured and captures else PROFILES[profile]
     _write(root / ".sim/props", "".join(f"{k}={v}\n" for k, v in props.items()))
     for name, text in (("getprop", _GETPROP), ("dumpsys", _DUMPSYS), ("cmd", _CMD), ("taskset", _TASKSET),
                        ("df", _DF)):
         _write(root / ".sim/bin" / name, text, executable=True)
     (root / "data/local/tmp").mkdir(parents=True, exist_ok=True)
     (root / "sdcard").mkdir(parents=True, exist_ok=True)
-    for cpu, khz in enumerate(_CPU_MAX_KHZ):
-        base = root / f"sys/devices/system/cpu/cpu{cpu}/cpufreq"
-        _write(base / "cpuinfo_max_freq", f"{khz}\n")
-        _write(base / "scaling_cur_freq", f"{khz}\n")
-        _write(base / "scaling_governor", "schedutil\n")
-    _write(root / "sys/devices/system/cpu/possible", f"0-{len(_CPU_MAX_KHZ) - 1}\n")
+    files = captured_files(captured, captures) if captured and captures else {}
+    if not any(path.startswith("/sys/devices/system/cpu/") for path in files):
+        for cpu, khz in enumerate(_CPU_MAX_KHZ):
+            base = root / f"sys/devices/system/cpu/cpu{cpu}/cpufreq"
+            _write(base / "cpuinfo_max_freq", f"{khz}\n")
+            _write(base / "scaling_cur_freq", f"{khz}\n")
+            _write(base / "scaling_governor", "schedutil\n")
+        _write(root / "sys/devices/system/cpu/possible", f"0-{len(_CPU_MAX_KHZ) - 1}\n")
     _write(root / "sys/class/thermal/thermal_zone0/type", "cpu-thermal\n")
     _write(root / "sys/class/thermal/thermal_zone1/type", "battery\n")
     _write(root / ".sim/dumpsys/power", "mWakefulness=Awake\nDisplay Power: state=ON\n")
     set_temperature(root, 36.0)
+    if captured is not None:
+        _write(root / CAPTURED_MARK, f"{profile}: {captured.about}\n")
+        if not captured.thermalservice:  # Android 6 has no thermal service: dumpsys says it cannot find it
+            (root / ".sim/dumpsys/thermalservice").unlink()
+        if captured.battery:
+            (root / ".sim/dumpsys/battery").write_bytes(files.pop("dumpsys/battery").encode())
+        for path, text in files.items():
+            _write(root / (".sim/" + path if path.startswith("dumpsys/") else path.lstrip("/")), text)
+        _write(root / TOOL_VERSION_FILE, captured.benchmark_model + "\n")
+    features = "shell_v2,fixed_push_mkdir" if captured is None or captured.shell_v2 else "fixed_push_mkdir"
+    _write(root / FEATURES_FILE, features + "\n")

@@ -1,6 +1,7 @@
 """The process behind `bench sim start`: simulated phones, attached to the adb server, until stopped.
 
     python -m bench.devices.android.sim.serve --folder DIR --count 2 [--profile default] [--first 1]
+        [--captures DIR]   # the device dumps a captured profile (sd8gen2, tensor, ...) serves
 
 It writes, in DIR: `sims.toml` (an inventory: aliases sim1..simN, their serials, and the tool they
 run, so `bench run --device sim1` works), `state.json` (its pid and the phones), `benchmark_model`
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--profile", default="default")
     parser.add_argument("--first", type=int, default=1)
+    parser.add_argument("--captures", type=Path, default=None)
     args = parser.parse_args(argv)
     folder: Path = args.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -44,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with SimLab(folder / "phones", count=args.count, profile=args.profile, first=args.first) as lab:
+    with SimLab(folder / "phones", count=args.count, profile=args.profile, first=args.first,
+                captures=args.captures) as lab:
         lab.connect(int(port))
         tool = tool_script(folder)
         evaluator = tool_script(folder, "run_eval", "bench.devices.android.sim.run_eval_compat")
