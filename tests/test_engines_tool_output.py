@@ -167,3 +167,41 @@ def test_any_text_gives_a_result_or_a_parse_error(lines: list[str]) -> None:
     except ResultFormatError:
         return
     assert report["status"] in ("ok", "failed") and report["tool"] in ("benchmark_model", "run_eval", "inference_diff")
+
+
+def test_old_replacing_line_without_a_total_is_nodes_on_the_gpu_not_a_fallback() -> None:
+    # `delegate-line-variants.txt` line 1 (a real log): only `Replacing N node(s)`, no `out of M`
+    from bench.devices.android.tool_result import accelerator_used
+
+    text = ("INFO: Created TensorFlow Lite delegate for GPU.\n"
+            "VERBOSE: Replacing 3 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 1 partitions.\n"
+            "INFO: count=5 first=100 curr=100 min=100 max=100 avg=100 std=0\n")
+    report = parse_tool_output(text)
+    gpu = report.delegates[0]
+    assert (gpu.name, gpu.status, gpu.nodes_delegated, gpu.nodes_total) == ("GPU", "applied", 3, None)
+    assert accelerator_used("gpu", report) == "gpu"
+
+
+def test_op_profile_of_several_subgraphs_keeps_each_total() -> None:
+    # the layout of LiteRT's profile_summary_formatter.cc for a model with a second subgraph
+    rows = "\t[node type]\t[first]\t[avg ms]\t[%]\t[cdf%]\t[mem KB]\t[times called]\t[Name]\n"
+    text = ("INFO: count=5 first=1000 curr=1000 min=1000 max=1000 avg=1000 std=0\n"
+            "INFO: Operator-wise Profiling Info for Regular Benchmark Runs:\n"
+            "Primary graph (name: main) profile:\n"
+            "============================== Run Order ==============================\n" + rows +
+            "\t         WHILE\t 0.900\t 0.900\t 90.000%\t 90.000%\t 0.000\t 1\t[while]\n"
+            "Timings (microseconds): count=5 first=950 curr=950 min=950 max=950 avg=950 std=0\n"
+            "Memory (bytes): count=0\n1 nodes observed\n"
+            "Subgraph (index: 1, name: body) profile:\n"
+            "============================== Run Order ==============================\n" + rows +
+            "\t       CONV_2D\t 0.080\t 0.080\t 80.000%\t 80.000%\t 0.000\t 10\t[body/conv]\n"
+            "Subgraph (index: 1, name: body) Timings (microseconds): count=50 first=80 curr=80 min=80 max=80 "
+            "avg=80 std=0\n"
+            "Memory (bytes): count=0\n1 nodes observed\n")
+    report = parse_tool_output(text)
+    assert report.inference is not None and report.inference.count == 5  # the subgraph's line is no latency
+    profile = report.op_profile
+    assert profile is not None and profile.total is not None and profile.total["avg_ms"] == 0.95
+    assert profile.subgraph_totals[1]["avg_ms"] == 0.08 and profile.subgraph_totals[1]["count"] == 50
+    assert [op.get("subgraph", 0) for op in profile.ops] == [0, 1]
+    assert profile.to_dict()["subgraph_totals_ms"]["1"]["avg_ms"] == 0.08

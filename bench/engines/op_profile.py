@@ -16,6 +16,13 @@ for Regular Benchmark Runs:`), each made of tab-separated tables (a tab where `|
 The `Timings` line there is the sum of the operators' times per run, not the tool's end-to-end
 latency. Columns are read by their header, so older tables without `[times called]` read too; a log
 without a section header (an excerpt) counts as the timed runs' profile.
+
+A model with several subgraphs (a WHILE or IF body) gets one set of tables per subgraph, each headed
+`Primary graph (name: main) profile:` / `Subgraph (index: 1, name: body) profile:` (older tools:
+`Primary graph profile:`, `Subgraph (index: 1) profile:`), and each subgraph's total line is prefixed
+`Subgraph (index: 1, name: body) Timings (microseconds): ...` (LiteRT profiling/
+profile_summary_formatter.cc). The primary graph's rows and total stay where they always were; other
+subgraphs' rows carry their `subgraph` index and their totals are kept per subgraph.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ INIT_HEADER = "Profiling Info for Benchmark Initialization"
 RUNS_HEADER = "Operator-wise Profiling Info for Regular Benchmark Runs"
 _TABLE = re.compile(r"^=+ (.+?) =+$")
 _NODES = re.compile(r"^(?:Number of nodes executed: (\d+)|(\d+) nodes observed)$")
+_GRAPH = re.compile(r"^(?:Primary graph(?: \(name: [^)]*\))?|Subgraph \(index: (\d+)(?:, name: [^)]*)?\)) \w+:$")
+SUBGRAPH_TOTAL = re.compile(r"^Subgraph \(index: (\d+)(?:, name: [^)]*)?\) (Timings \(microseconds\):.*)$")
 _COLUMNS = {"node type": "node_type", "start": "start_ms", "first": "first_ms", "avg ms": "avg_ms", "%": "percent",
             "avg %": "percent", "cdf%": "cdf_percent", "cdf %": "cdf_percent", "mem kb": "mem_kb",
             "times called": "times_called", "name": "name", "count": "count"}
@@ -40,11 +49,15 @@ class OpProfile:
 
     ops: list[dict[str, Any]] = field(default_factory=list)
     by_type: list[dict[str, Any]] = field(default_factory=list)
-    total: dict[str, Any] | None = None  # the block's `Timings (microseconds)` line, in ms
+    total: dict[str, Any] | None = None  # the block's `Timings (microseconds)` line, in ms (the primary graph's)
     nodes: int | None = None
+    subgraph_totals: dict[int, dict[str, Any]] = field(default_factory=dict)  # other subgraphs' totals, in ms
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ops": self.ops, "by_type": self.by_type, "total_ms": self.total, "nodes": self.nodes}
+        out = {"ops": self.ops, "by_type": self.by_type, "total_ms": self.total, "nodes": self.nodes}
+        if self.subgraph_totals:
+            out["subgraph_totals_ms"] = {str(k): v for k, v in sorted(self.subgraph_totals.items())}
+        return out
 
 
 def _value(key: str, text: str) -> Any:
@@ -66,6 +79,7 @@ class OpProfileReader:
         self._block = "runs"
         self._table: str | None = None
         self._columns: list[str] = []
+        self._subgraph = 0
 
     @property
     def runs(self) -> OpProfile | None:
@@ -81,10 +95,13 @@ class OpProfileReader:
     def read(self, line: str) -> bool:
         """Take the line if it belongs to a profile; return whether it did."""
         if line.startswith(INIT_HEADER):
-            self._block, self._table = "init", None
+            self._block, self._table, self._subgraph = "init", None, 0
             return True
         if line.startswith(RUNS_HEADER):
-            self._block, self._table = "runs", None
+            self._block, self._table, self._subgraph = "runs", None, 0
+            return True
+        if match := _GRAPH.match(line):
+            self._subgraph, self._table = int(match.group(1) or 0), None
             return True
         if match := _TABLE.match(line):
             title = match.group(1).lower()
@@ -104,11 +121,16 @@ class OpProfileReader:
         if self._columns and len(cells) == len(self._columns):
             if self._table != "skip":
                 row = {key: _value(key, cell) for key, cell in zip(self._columns, cells, strict=True)}
+                if self._subgraph:
+                    row["subgraph"] = self._subgraph
                 getattr(self._current(), self._table).append(row)
             return True
         return line == "..."  # an excerpt's elision
 
-    def read_total(self, stats: dict[str, Any]) -> None:
-        """The block's `Timings (microseconds): count=...` line, already in ms; it closes the block's tables."""
-        self._current().total = stats
+    def read_total(self, stats: dict[str, Any], subgraph: int = 0) -> None:
+        """A graph's `Timings (microseconds): count=...` line, already in ms; it closes the graph's tables."""
+        if subgraph:
+            self._current().subgraph_totals[subgraph] = stats
+        else:
+            self._current().total = stats
         self._table = None

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.engines.op_profile import OpProfile, OpProfileReader
+from bench.engines.op_profile import SUBGRAPH_TOTAL, OpProfile, OpProfileReader
 from bench.errors import ResultFormatError
 
 US_PER_MS = 1000.0
@@ -95,7 +95,7 @@ class Stats:
 @dataclass(slots=True, kw_only=True)
 class Delegate:
     name: str
-    status: str = "created"  # created | full | partial | none | failed
+    status: str = "created"  # created | full | partial | applied (N nodes, total not printed) | none | failed
     nodes_delegated: int | None = None
     nodes_total: int | None = None
     partitions: int | None = None
@@ -197,6 +197,10 @@ class _Delegates:
                 delegate.nodes_total = int(match.group(2))
                 if delegate.status == "created":
                     delegate.status = "full" if delegate.nodes_delegated == delegate.nodes_total else "partial"
+            elif delegate.status == "created":
+                # older tools print only `Replacing N node(s) with delegate (...)`: N nodes ran on the delegate,
+                # out of a total they do not say
+                delegate.status = "applied" if delegate.nodes_delegated else "none"
         elif match := _GPU_SPLIT.search(line):
             delegate = self.get("GPU")
             on_gpu, on_cpu = int(match.group(1)), int(match.group(2))
@@ -236,6 +240,8 @@ def parse_tool_output(text: str) -> ToolReport:
             continue
         elif line.startswith("Timings (microseconds):") and (match := _COUNT.search(line)):
             profile.read_total(_stats(int(match.group(1)), match.group(2)).to_dict())  # operator time, not latency
+        elif (sub := SUBGRAPH_TOTAL.match(line)) and (match := _COUNT.search(sub.group(2))):
+            profile.read_total(_stats(int(match.group(1)), match.group(2)).to_dict(), subgraph=int(sub.group(1)))
         elif profile.read(line):
             pass
         elif match := _COUNT.search(line):

@@ -18,8 +18,8 @@ def accelerator_used(requested: str, report: ToolReport) -> str:
     if wanted is None:  # "none": the plain CPU kernels were asked for
         return requested
     for delegate in report.delegates:
-        if delegate.name == wanted and delegate.status in ("full", "partial"):
-            return requested if delegate.status == "full" else f"{requested} (partial)"
+        if delegate.name == wanted and delegate.status in ("full", "partial", "applied"):
+            return f"{requested} (partial)" if delegate.status == "partial" else requested
         if delegate.name == wanted and delegate.status == "created" and requested == Accelerator.XNNPACK:
             return requested  # XNNPACK applies itself without a coverage line on many builds
     return f"cpu (fallback from {requested})"
