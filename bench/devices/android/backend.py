@@ -58,6 +58,7 @@ class AndroidDevice:
         self.pushed_bytes = 0
         self.fixed_performance: bool | None = None
         self._topology: CpuTopology | None = None
+        self.sample_memory = True  # the phone-side VmHWM loop (benchmarks/android_sampling.py turns it off)
 
     @property
     def device(self) -> Any:
@@ -165,7 +166,7 @@ class AndroidDevice:
         # no --report_peak_memory_footprint: its 50 ms polling thread would share the pinned cores while
         # timing; the phone-side sampler reads VmHWM from off those cores instead
         mask = self.cpu_mask(job.threads)
-        line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, mask, sample_memory=True,
+        line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, mask, sample_memory=self.sample_memory,
                             sampler_mask=self.spare_mask(job.threads))
         run = run_tool(self.device, line, timeout_s=s.watchdog_s)
         check_flags_taken(run.output, set(flags))
