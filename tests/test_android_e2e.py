@@ -200,6 +200,8 @@ def test_run_eval_scores_on_the_phone_and_a_model_it_would_misfeed_is_scored_ano
     colour = scored["colour"]
     # run_eval scored it on the phone: images pushed in order with their labels, so every colour is right
     assert colour["scored_by"]["tool"] == "run_eval" and colour["images"] == 9
+    # the timing run's XNNPACK, as run_eval's delegate-provider flag; not --delegate=xnnpack (it forces fp16)
+    assert colour["scored_by"]["use_xnnpack"] == "true" and colour["scored_by"]["delegate_flag"] is None
     assert colour["top1"] == 1.0 and colour["scored_by"]["topk"]["top10"] == 1.0
     assert colour["predictions_top5"] == [] and colour["top1_agreement_with_fp32"] is None  # run_eval gives none
     # the float model takes raw pixels; run_eval would feed it [-1, 1]: benchmark_model scored it, saying why
