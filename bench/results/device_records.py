@@ -6,6 +6,7 @@ Like every record, these import nothing else from bench; `bench.results.records`
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,10 @@ class Accelerator(enum.StrEnum):
 TFLITE_ACCELERATORS = (Accelerator.XNNPACK, Accelerator.NONE, Accelerator.GPU, Accelerator.NNAPI)
 HOST_ACCELERATORS = (Accelerator.XNNPACK, Accelerator.NONE)
 COMPUTE_UNITS = (Accelerator.ALL, Accelerator.CPU_ONLY, Accelerator.CPU_AND_GPU, Accelerator.CPU_AND_NEURAL_ENGINE)
+
+
+def _hex_mask(cpus: Iterable[int]) -> str:
+    return format(sum(1 << cpu for cpu in cpus), "x")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,12 @@ class CpuTopology:
     def mask(self, threads: int) -> str:
         """taskset's hex mask of one CPU per thread, the fastest ones: never fewer CPUs than threads
         (unless the phone has fewer)."""
-        return format(sum(1 << cpu for cpu in self.fastest(threads)), "x")
+        return _hex_mask(self.fastest(threads))
+
+    def spare_mask(self, threads: int) -> str | None:
+        """taskset's mask of the CPUs `mask(threads)` leaves out; None when it takes them all."""
+        spare = set(self.max_khz) - set(self.fastest(threads))
+        return _hex_mask(spare) if spare else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_khz": {str(k): v for k, v in sorted(self.max_khz.items())},

@@ -52,14 +52,6 @@ def device(adb: Any, serial: str) -> Any:
     return adb.device(serial=serial)
 
 
-_FEATURES = "_bench_features"
-_FEATURES_CHECKED = "\0checked"
-
-
-def _features(dev: Any) -> set[str]:
-    return set(getattr(dev, "__dict__", {}).get(_FEATURES, ()))
-
-
 def has_shell_v2(dev: Any) -> bool:
     """Whether the phone's adbd speaks shell protocol v2 (exit codes, stderr apart): Android 7 and later.
 
@@ -67,17 +59,16 @@ def has_shell_v2(dev: Any) -> bool:
     """
     import adbutils
 
-    if _FEATURES_CHECKED in _features(dev):
-        return "shell_v2" in _features(dev)
-    try:
-        dev.__dict__[_FEATURES] = {_FEATURES_CHECKED, *dev.get_features().split(",")}
-        return "shell_v2" in _features(dev)
-    except (adbutils.AdbError, OSError, EOFError) as exc:
-        raise DeviceError(f"lost phone {dev.serial} while asking for its features ({exc}); reconnect it, then "
-                          "run: adb devices") from exc
+    if "_bench_shell_v2" not in dev.__dict__:
+        try:
+            dev.__dict__["_bench_shell_v2"] = "shell_v2" in dev.get_features().split(",")
+        except (adbutils.AdbError, OSError, EOFError) as exc:
+            raise DeviceError(f"lost phone {dev.serial} while asking for its features ({exc}); reconnect it, "
+                              "then run: adb devices") from exc
+    return bool(dev.__dict__["_bench_shell_v2"])
 
 
-V1_EXIT = "@@bench-exit "
+V1_EXIT = "@@exit "  # printed after a command run without shell v2, before its exit code
 
 
 def shell(dev: Any, command: str, timeout_s: float = 30.0) -> tuple[int, str]:
@@ -95,7 +86,7 @@ def shell(dev: Any, command: str, timeout_s: float = 30.0) -> tuple[int, str]:
             code, output = int(result.returncode), str(result.output)
         else:
             raw = dev.shell(f"sh -c {shlex.quote(command)}; echo {V1_EXIT}$?", timeout=timeout_s, rstrip=False)
-            output, _, tail = str(raw).replace("\r\n", "\n").rpartition(V1_EXIT)
+            output, _, tail = str(raw).rpartition(V1_EXIT)
             if not tail.strip().isdigit():
                 raise adbutils.AdbError(f"the phone's shell ended before `{command[:40]}` finished")
             code = int(tail.strip())

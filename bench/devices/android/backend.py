@@ -142,11 +142,6 @@ class AndroidDevice:
             self._topology = parse_topology(text) or CpuTopology(max_khz={})
         return self._topology if self._topology.max_khz else None
 
-    def cpu_mask(self, threads: int) -> str | None:
-        """taskset mask of the `threads` fastest CPUs, e.g. `f0`; None when the phone hides its clocks."""
-        topology = self.topology()
-        return topology.mask(threads) if topology else None
-
     def execute(self, job: ModelJob, accuracy: AccuracyInputs | None = None) -> Execution:
         """Run benchmark_model on the phone (timing, its memory lines, VmHWM sampled on the phone,
         delegates), then score the images; the timing stands when scoring fails."""
@@ -165,9 +160,10 @@ class AndroidDevice:
             flags["enable_op_profiling"] = "true"
         # no --report_peak_memory_footprint: its 50 ms polling thread would share the pinned cores while
         # timing; the phone-side sampler reads VmHWM from off those cores instead
-        mask = self.cpu_mask(job.threads)
+        topology = self.topology()  # None when the phone hides its clocks: nothing is pinned
+        mask = topology.mask(job.threads) if topology else None
         line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, mask, sample_memory=self.sample_memory,
-                            sampler_mask=self.spare_mask(job.threads))
+                            sampler_mask=topology.spare_mask(job.threads) if topology else None)
         run = run_tool(self.device, line, timeout_s=s.watchdog_s)
         check_flags_taken(run.output, set(flags))
         raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,
@@ -207,14 +203,6 @@ class AndroidDevice:
                                                          "enable_op_profiling")}, accuracy, job.input_shape)
         scored_by = None if unsuitable is None else {"tool": "benchmark_model", "run_eval_not_used": unsuitable}
         return Execution(raw=raw, top5=top5, classify_wall_s=wall_s, scores=scores, tool_accuracy=scored_by)
-
-    def spare_mask(self, threads: int) -> str | None:
-        """The CPUs the tool is not pinned to (where the phone-side sampler runs); None when there are none."""
-        topology = self.topology()
-        if topology is None:
-            return None
-        spare = set(topology.max_khz) - set(topology.fastest(threads))
-        return format(sum(1 << cpu for cpu in spare), "x") if spare else None
 
     def tool_sha256(self) -> str:
         """sha256 of the host's copy of the tool, hashed again only when the file changes."""

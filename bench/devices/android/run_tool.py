@@ -1,6 +1,7 @@
 """Launch `benchmark_model` on a phone, stream its output under a watchdog, sample its memory.
 
-    sh -c 'echo @@pid $$; (while sleep 1; do grep ... /proc/$$/status; done) & exec taskset f0 benchmark_model ...'
+    sh -c 'echo @@pid $$; taskset 0f sh -c "while ...: read VmHWM from /proc/$1/status ..." sampler $$ &
+           exec taskset f0 /data/local/tmp/bench/benchmark_model --graph=... ...'
 
 The first line names the tool's pid (exec keeps it). Its memory is read on the phone by one
 background loop started with it, four times a second, off the tool's cores where the phone has others
@@ -31,8 +32,8 @@ from bench.errors import DeviceError, DeviceHungError
 log = logging.getLogger(__name__)
 
 _PID = re.compile(rb"@@pid (\d+)\r?\n")
-_EXIT = re.compile(rb"@@exit (\d+)\r?\n?$")
-_MEMORY = re.compile(rb"@@mem (VmHWM|VmRSS):\s+(\d+) kB\r?\n")
+_EXIT = re.compile(re.escape(adb.V1_EXIT.encode()) + rb"(\d+)\r?\n?$")
+_MEMORY = re.compile(rb"@@mem VmHWM:\s+(\d+) kB\r?\n")
 SAMPLE_EVERY_S = 0.25
 
 
@@ -43,8 +44,6 @@ class ToolRun:
     pid: int | None = None
     wall_s: float = 0.0
     sampled_vmhwm_mb: float | None = None  # the largest VmHWM read from /proc/<pid>/status while it ran
-    sampled_vmrss_mb: float | None = None  # the largest VmRSS seen
-    memory_samples: int = 0
 
 
 def command_line(tool: str, flags: dict[str, str], cpu_mask: str | None, *, sample_memory: bool = False,
@@ -71,13 +70,8 @@ def command_line(tool: str, flags: dict[str, str], cpu_mask: str | None, *, samp
 
 def _take_memory(run: ToolRun, stdout: bytes) -> bytes:
     """Read the sampler's lines into `run` and take them out of the tool's output."""
-    for name, kb in _MEMORY.findall(stdout):
-        mb = int(kb) / 1024.0
-        if name == b"VmHWM":
-            run.sampled_vmhwm_mb = max(run.sampled_vmhwm_mb or 0.0, mb)
-            run.memory_samples += 1
-        else:
-            run.sampled_vmrss_mb = max(run.sampled_vmrss_mb or 0.0, mb)
+    for kb in _MEMORY.findall(stdout):
+        run.sampled_vmhwm_mb = max(run.sampled_vmhwm_mb or 0.0, int(kb) / 1024.0)
     return _MEMORY.sub(b"", stdout)
 
 
@@ -98,7 +92,7 @@ def run_tool(dev: Any, line: str, timeout_s: float, name: str = "benchmark_model
         raise DeviceError(f"lost phone {dev.serial} before the run ({exc}); reconnect it, then resume with "
                           "--resume") from exc
     try:
-        connection.send_command(f"shell,v2:{line}" if v2 else f"shell:{line}; echo @@exit $?")
+        connection.send_command(f"shell,v2:{line}" if v2 else f"shell:{line}; echo {adb.V1_EXIT}$?")
         connection.check_okay()
         while True:
             connection.conn.settimeout(max(0.1, min(1.0, deadline - time.monotonic())))

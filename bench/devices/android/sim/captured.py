@@ -74,7 +74,7 @@ _CORE_MHZ = re.compile(r"\[Core (\d+)\] 0x\w+ (\d+) MHz")
 def _read(captures: Path, name: str) -> str:
     path = captures / name
     try:
-        return path.read_text(errors="replace") if "crlf" not in name else path.read_bytes().decode()
+        return path.read_bytes().decode(errors="replace")  # bytes as captured: CR LF stays (read_text drops it)
     except OSError as exc:
         raise ConfigError(f"capture {path} is missing ({exc.strerror}); give --captures the folder of the "
                           "device dumps") from exc

@@ -158,8 +158,6 @@ def install(root: Path, profile: str = "default", captures: Path | None = None) 
         _write(root / CAPTURED_MARK, f"{profile}: {captured.about}\n")
         if not captured.thermalservice:  # Android 6 has no thermal service: dumpsys says it cannot find it
             (root / ".sim/dumpsys/thermalservice").unlink()
-        if captured.battery:
-            (root / ".sim/dumpsys/battery").write_bytes(files.pop("dumpsys/battery").encode())
         for path, text in files.items():
             _write(root / (".sim/" + path if path.startswith("dumpsys/") else path.lstrip("/")), text)
         _write(root / TOOL_VERSION_FILE, captured.benchmark_model + "\n")
