@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.devices.android.sim import protocol as p
+from bench.devices.android.sim.profiles import FEATURES_FILE
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class SimPhone:
         """adbd's features: only what is implemented (sync v1, no stat_v2 / sendrecv_v2), shell_v2 unless the
         profile is of an Android 6 phone."""
         try:
-            return set((self.root / ".sim/features").read_text().strip().split(","))
+            return set((self.root / FEATURES_FILE).read_text().strip().split(","))
         except OSError:
             return {"shell_v2", "fixed_push_mkdir"}
 
@@ -209,13 +210,13 @@ class _Connection:
 
     async def serve(self, stream: _Stream, service: str) -> None:
         try:
-            v2 = "shell_v2" in self.phone.features
-            if v2 and (service.startswith("shell,v2") or service.startswith("shell,raw,v2")):
+            # known() turned away shell v2 where the phone's features lack it
+            if service.startswith(("shell,v2", "shell,raw,v2")):
                 await self.shell(stream, service.split(":", 1)[1], v2=True)
             elif service.startswith(("shell:", "exec:", "shell,raw:")):
                 # an adbd without shell v2 runs `shell:` through a terminal, which ends lines with CR LF
                 # (the Nexus 5 capture in ../shared/device-dumps shows it); `exec:` stays raw
-                pty = not v2 and service.startswith("shell:")
+                pty = "shell_v2" not in self.phone.features and service.startswith("shell:")
                 await self.shell(stream, service.split(":", 1)[1], v2=False, crlf=pty)
             elif service.startswith("sync:"):
                 await _Sync(self, stream).run()
