@@ -167,6 +167,9 @@ class _OneCore:
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.file, fcntl.LOCK_UN)
+        # A phone's scheduler shares a core between two busy tools; flock alone is unfair (the releaser can take
+        # it straight back before the woken waiter runs), so the releaser steps aside for a moment.
+        time.sleep(0.002)
 
 
 def run(args: argparse.Namespace) -> int:
