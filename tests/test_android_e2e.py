@@ -38,6 +38,9 @@ def test_run_on_two_simulated_phones_gives_the_table(sims: Path, tiny_tflite: Pa
         assert code in (0, 2)  # 2: flagged unstable, which a shared host may be
         run = json.loads(capsys.readouterr().out)
         assert run["device"]["platform"] == "android" and run["device"]["simulated"] is True
+        # probed before the run and kept with it: what the phone offered bench
+        offered = {c["name"]: c["ok"] for c in run["device"]["capabilities"]}
+        assert offered["benchmark_model"] and offered["CPU topology"] and offered["fixed-performance mode"], offered
         by_accelerator = {r["accelerator"]: r for r in run["results"]}
         assert set(by_accelerator) == {"xnnpack", "gpu"} and all(r["status"] == "ok" for r in run["results"])
         assert by_accelerator["xnnpack"]["latency_ms"]["mean"] > 0 and by_accelerator["xnnpack"]["fps"] > 0
@@ -140,8 +143,10 @@ def test_fixed_performance_mode_and_op_profiling_reach_the_phone(
     run_id = json.loads(capsys.readouterr().out)["run_id"]
     assert flag.read_text().strip() == "false"  # on for the run, off again after it
     assert main(["export", run_id]) == 0
-    result = json.loads(capsys.readouterr().out)["results"][0]
+    exported = json.loads(capsys.readouterr().out)
+    result = exported["results"][0]
     assert result["state_before"]["fixed_performance"] is True
+    assert any(c["name"] == "fixed-performance mode" and c["ok"] for c in exported["device"]["capabilities"])
     # the flag reached the tool; the simulated phone's tool has no op profiler and says so: no table is made up
     assert "Enable op profiling: [1]" in result["raw"]["raw_output"] and result["raw"]["op_profile"] is None
 

@@ -210,7 +210,8 @@ def run_json(outcome: Any) -> dict[str, Any]:
         })
     return {"run_id": outcome.run_id,
             "device": {"id": outcome.device.id, "platform": outcome.device.platform.value,
-                       "model": outcome.device.model, "simulated": outcome.device.simulated},
+                       "model": outcome.device.model, "simulated": outcome.device.simulated,
+                       "capabilities": [c.to_dict() for c in outcome.device.capabilities]},
             "accuracy_measured": outcome.accuracy_measured, "results": results}
 
 

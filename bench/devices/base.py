@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from bench.engines.loop import LoopSettings
-from bench.results.device_records import DeviceInfo, DeviceState
+from bench.results.device_records import Capability, DeviceInfo, DeviceState
 from bench.results.records import RawRun
 
 
@@ -125,6 +125,14 @@ class FixedPerformanceDevice(Protocol):
 
     def set_fixed_performance(self, on: bool) -> bool:
         """Turn the mode on or off; False when the device refused (it says so in its state, it does not raise)."""
+
+
+@runtime_checkable
+class CapabilityProbe(Protocol):
+    """A device that can say what it offers bench (tools, pinning, thermal sources) and what it lacks."""
+
+    def capabilities(self, threads: int | None, fresh: bool = False) -> tuple[Capability, ...]:
+        """Each thing bench relies on, found or missing (with what bench does instead); cached unless `fresh`."""
 
 
 @runtime_checkable

@@ -93,6 +93,35 @@ class CpuTopology:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Capability:
+    """One thing a device offers bench (or lacks), as probed: what bench does without it, and the fix."""
+
+    name: str  # "taskset", "benchmark_model", "thermal: HAL current", ...
+    ok: bool
+    detail: str = ""  # what was found: "mask f0 for 4 threads", "82 flags, --output_filepath"
+    consequence: str = ""  # when missing: what bench does instead, and what that costs the numbers
+    fix: str = ""  # when missing: the next step, where there is one
+    blocks_run: bool = False  # missing, nothing can be measured
+
+    @property
+    def line(self) -> str:
+        """One line: what was found, or what is missing, what bench does instead and the fix."""
+        if self.ok:
+            return f"{self.name}: {self.detail}"
+        return f"{self.name}: {self.detail}; {self.consequence}" + (f"; fix: {self.fix}" if self.fix else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "consequence": self.consequence,
+                "fix": self.fix, "blocks_run": self.blocks_run}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Capability:
+        return cls(name=data["name"], ok=bool(data["ok"]), detail=data.get("detail", ""),
+                   consequence=data.get("consequence", ""), fix=data.get("fix", ""),
+                   blocks_run=bool(data.get("blocks_run", False)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceInfo:
     id: str
     platform: Platform
@@ -104,6 +133,7 @@ class DeviceInfo:
     build: str | None = None
     simulated: bool = False
     cpu_topology: CpuTopology | None = None  # where the device lets it be read (Android)
+    capabilities: tuple[Capability, ...] = ()  # what the device offers bench, probed before the run (Android)
 
     @property
     def default_threads_cores(self) -> int | None:
@@ -111,16 +141,19 @@ class DeviceInfo:
         return self.cpu_topology.fast_cores if self.cpu_topology and self.cpu_topology.max_khz else self.cores
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"id": self.id, "platform": self.platform.value, "model": self.model, "soc": self.soc, "os": self.os,
-               "abi": self.abi, "cores": self.cores, "build": self.build, "simulated": self.simulated}
-        return out | ({"cpu_topology": self.cpu_topology.to_dict()} if self.cpu_topology else {})
+        out: dict[str, Any] = {"id": self.id, "platform": self.platform.value, "model": self.model, "soc": self.soc,
+                               "os": self.os, "abi": self.abi, "cores": self.cores, "build": self.build,
+                               "simulated": self.simulated}
+        out |= {"cpu_topology": self.cpu_topology.to_dict()} if self.cpu_topology else {}
+        return out | ({"capabilities": [c.to_dict() for c in self.capabilities]} if self.capabilities else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeviceInfo:
         return cls(id=data["id"], platform=Platform(data["platform"]), model=data["model"], soc=data.get("soc"),
                    os=data.get("os"), abi=data.get("abi"), cores=data.get("cores"), build=data.get("build"),
                    simulated=bool(data.get("simulated", False)),
-                   cpu_topology=CpuTopology.from_dict(data["cpu_topology"]) if data.get("cpu_topology") else None)
+                   cpu_topology=CpuTopology.from_dict(data["cpu_topology"]) if data.get("cpu_topology") else None,
+                   capabilities=tuple(Capability.from_dict(c) for c in data.get("capabilities") or ()))
 
 
 # thermal statuses at which the OS slows the device down: Android's thermal service (severe and up),

@@ -12,19 +12,20 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import __version__
 from bench.config import Config, RunConfig, config_from_dict
-from bench.devices.base import Device, FixedPerformanceDevice, RunSettings
+from bench.devices.base import CapabilityProbe, Device, FixedPerformanceDevice, RunSettings
 from bench.devices.inventory import InventoryEntry
 from bench.devices.select import open_device
 from bench.errors import BenchError, DeviceError
 from bench.models.build import Builds
-from bench.plan import Job, plan_jobs
+from bench.plan import Job, default_threads, plan_jobs
 from bench.progress import Bar
-from bench.results.device_records import DeviceInfo, Platform
+from bench.results.device_records import Capability, DeviceInfo, Platform
 from bench.results.records import JobResult, JobStatus
 from bench.results.store import RunRecord, Store
 from bench.run.accuracy import EvalImages, eval_images
@@ -81,7 +82,22 @@ def open_and_preflight(config: Config, alias: str, device: Device | None) -> tup
     device = device or open_configured(config, alias)
     info = device.describe()
     device.snapshot()
+    if isinstance(device, CapabilityProbe):
+        info = replace(info, capabilities=probe_capabilities(device, config, info))
+        blocking = [c.line for c in info.capabilities if c.blocks_run]
+        if blocking:
+            raise DeviceError(f"{alias} cannot run: {blocking[0]}")
+        for cap in info.capabilities:
+            if not cap.ok:
+                log.warning("%s: %s", alias, cap.line)
     return device, info
+
+
+def probe_capabilities(device: CapabilityProbe, config: Config, info: DeviceInfo,
+                       fresh: bool = False) -> tuple[Capability, ...]:
+    """What the device offers bench, for the most threads the run will ask for (cached unless `fresh`)."""
+    threads = max(config.run.threads) if config.run.threads else default_threads(info.default_threads_cores)
+    return device.capabilities(threads, fresh=fresh)
 
 
 def new_plan(config: Config, store: Store, alias: str, info: DeviceInfo) -> tuple[str, list[Job]]:
@@ -220,3 +236,13 @@ def open_configured(config: Config, alias: str, inventory: dict[str, InventoryEn
 
     return open_device(alias, benchmark_model=path(config.run.benchmark_model), run_eval=path(config.run.run_eval),
                        runner_ipa=path(config.run.runner_ipa), inventory=inventory)
+
+
+def check_device(config: Config, alias: str) -> tuple[DeviceInfo, tuple[Capability, ...] | None]:
+    """`bench devices --check`: what the device is and, probed afresh, what it offers bench (None: a device
+    that has no probe, as the host and iPhones)."""
+    device = open_configured(config, alias)
+    info = device.describe()
+    if not isinstance(device, CapabilityProbe):
+        return info, None
+    return info, probe_capabilities(device, config, info, fresh=True)

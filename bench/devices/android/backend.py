@@ -6,6 +6,8 @@ benchmark_model), each pushed only when its sha256 on the phone differs.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import time
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.devices.android import adb
+from bench.devices.android import capabilities as probes
 from bench.devices.android.accuracy import classify_on_phone
 from bench.devices.android.run_eval import evaluate_on_phone, why_not_run_eval
 from bench.devices.android.run_tool import command_line, run_tool
@@ -22,12 +25,14 @@ from bench.devices.android.state import COMMAND as STATE_COMMAND
 from bench.devices.android.state import parse_state
 from bench.devices.android.tool_flags import check_flags_taken
 from bench.devices.android.tool_result import raw_run
+from bench.devices.android.tools import binary_problem
 from bench.devices.android.topology import COMMAND as TOPOLOGY_COMMAND
 from bench.devices.android.topology import parse_topology
 from bench.devices.base import AccuracyInputs, Execution, HealthFacts, ModelJob
 from bench.errors import BenchError, DeviceError, DeviceNotReadyError, ToolFailedError
-from bench.fileio import sha256_unchanged_file
-from bench.results.device_records import Accelerator, CpuTopology, DeviceInfo, DeviceState, Platform
+from bench.fileio import sha256_unchanged_file, write_text_atomic
+from bench.paths import cache_dir
+from bench.results.device_records import Accelerator, Capability, CpuTopology, DeviceInfo, DeviceState, Platform
 from bench.results.records import RawRun
 
 log = logging.getLogger(__name__)
@@ -58,6 +63,7 @@ class AndroidDevice:
         self.pushed_bytes = 0
         self.fixed_performance: bool | None = None
         self._topology: CpuTopology | None = None
+        self._capabilities: dict[str, Capability] | None = None
         self.sample_memory = True  # the phone-side VmHWM loop (benchmarks/android_sampling.py turns it off)
 
     @property
@@ -108,12 +114,71 @@ class AndroidDevice:
         return HealthFacts(free_bytes=free, other_benchmark=f"pid {pids.strip()}" if pids.strip() else None)
 
     def set_fixed_performance(self, on: bool) -> bool:
-        """Android's fixed performance mode (API 28+): steady clocks, for stable numbers. True if it took."""
+        """Android's fixed performance mode (Android 11+): steady clocks, for stable numbers. True if it took."""
+        if not self._has("fixed-performance mode"):  # probed: the phone has none, so nothing to try or undo
+            self.fixed_performance = None
+            return False
         code, text = adb.shell(self.device, f"cmd power set-fixed-performance-mode-enabled {str(on).lower()}")
         if code != 0:
             log.warning("%s: fixed performance mode not available (%s)", self.serial, text.strip()[:100])
         self.fixed_performance = (code == 0) if on else None
         return code == 0
+
+    def capabilities(self, threads: int | None, fresh: bool = False) -> tuple[Capability, ...]:
+        """What this phone offers bench (bench.devices.android.capabilities): probed once per build
+        fingerprint, tool and thread count, and cached; `fresh` probes again."""
+        props = adb.getprops(self.device)
+        tool = self._resolve_tool(props.get("ro.product.cpu.abi"))
+        key = hashlib.sha256(json.dumps([self.serial, props.get("ro.build.fingerprint"), threads,
+                                         self.tool_sha256() if tool else None,
+                                         str(self.run_eval) if self.run_eval else None]).encode()).hexdigest()
+        path = cache_dir() / "capabilities" / f"{key[:32]}.json"
+        caps: tuple[Capability, ...] | None = None
+        if not fresh:
+            try:
+                caps = tuple(Capability.from_dict(c) for c in json.loads(path.read_text()))
+            except (OSError, ValueError, KeyError):
+                caps = None
+        if caps is None:
+            caps = self._probe(props, tool, threads)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(path, json.dumps([c.to_dict() for c in caps], indent=1) + "\n")
+        self._capabilities = {c.name: c for c in caps}
+        return caps
+
+    def _probe(self, props: dict[str, str], tool: Path | None, threads: int | None) -> tuple[Capability, ...]:
+        abi = props.get("ro.product.cpu.abi")
+        _, text = adb.shell(self.device, probes.COMMAND)
+        caps = probes.phone_capabilities(text, shell_v2=adb.has_shell_v2(self.device), topology=self.topology(),
+                                         threads=threads, sdk=props.get("ro.build.version.sdk"))
+        help_text = None
+        if tool is not None:
+            problem = binary_problem(tool, abi)
+            if problem is None:
+                remote = f"{REMOTE_ROOT}/benchmark_model"
+                self.pushed_bytes += adb.push_if_changed(self.device, [(tool, self.tool_sha256(), remote)], mode=0o755)
+                _, help_text = adb.shell(self.device, f"{remote} --help", timeout_s=60)
+            else:
+                help_text = problem
+        caps += probes.tool_capabilities(help_text, tool_sha256=self.tool_sha256() if tool else None,
+                                         kind="simulated" if props.get("ro.product.manufacturer") ==
+                                         SIMULATED_MANUFACTURER else abi)
+        run_eval_problem = None
+        if self.run_eval is not None:
+            run_eval_problem = "the file does not exist" if not self.run_eval.is_file() else \
+                binary_problem(self.run_eval, abi)
+        caps.append(probes.run_eval_capability(str(self.run_eval) if self.run_eval else None, run_eval_problem))
+        return tuple(caps)
+
+    def _has(self, name: str) -> bool:
+        """Whether the probe found `name` (True before any probe: the run probes first)."""
+        cap = (self._capabilities or {}).get(name)
+        return cap is None or cap.ok
+
+    def _resolve_tool(self, abi: str | None) -> Path | None:
+        if self.tool is None and self.tool_for_abi is not None:
+            self.tool = self.tool_for_abi(abi or "")
+        return self.tool if self.tool is not None and self.tool.is_file() else None
 
     def prepare(self, job: ModelJob) -> None:
         """Push the model and the tool unless the phone already has these exact bytes.
@@ -123,8 +188,7 @@ class AndroidDevice:
         if not job.model_path.is_file():
             raise DeviceError(f"model file {job.model_path} is missing; rebuild it with: python -m bench models build")
         if self.tool is None and self.tool_for_abi is not None:
-            abi = adb.getprops(self.device).get("ro.product.cpu.abi", "")
-            self.tool = self.tool_for_abi(abi)
+            self._resolve_tool(adb.getprops(self.device).get("ro.product.cpu.abi", ""))
         if self.tool is None or not self.tool.is_file():
             raise DeviceError(f"no benchmark_model for {self.serial}'s ABI; give one with --benchmark-model PATH "
                               "or fetch the official build with: python -m bench tools fetch")
@@ -160,7 +224,8 @@ class AndroidDevice:
             flags["enable_op_profiling"] = "true"
         # no --report_peak_memory_footprint: its 50 ms polling thread would share the pinned cores while
         # timing; the phone-side sampler reads VmHWM from off those cores instead
-        topology = self.topology()  # None when the phone hides its clocks: nothing is pinned
+        # None when the phone hides its clocks or has no taskset (bench devices --check says which): not pinned
+        topology = self.topology() if self._has("taskset") else None
         mask = topology.mask(job.threads) if topology else None
         line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, mask, sample_memory=self.sample_memory,
                             sampler_mask=topology.spare_mask(job.threads) if topology else None)

@@ -29,7 +29,7 @@ COMMAND = "; ".join([
 _THERMAL_STATUS = {0: "none", 1: "light", 2: "moderate", 3: "severe", 4: "critical", 5: "emergency", 6: "shutdown"}
 
 
-def _sections(text: str) -> dict[str, str]:
+def sections(text: str) -> dict[str, str]:
     sections: dict[str, str] = {}
     name = None
     for line in text.splitlines():
@@ -48,7 +48,7 @@ def _field(text: str, name: str) -> str | None:
 
 def parse_state(text: str) -> DeviceState:
     """Turn the answer to COMMAND into a DeviceState (None where the phone did not say)."""
-    parts = _sections(text)
+    parts = sections(text)
     battery, thermal = parts.get("battery", ""), parts.get("thermal", "")
     temperatures = hal_temperatures(thermal) or zone_temperatures(parts.get("zones", ""))
     level = _field(battery, "level")

@@ -60,6 +60,25 @@ def cached_tool(abi: str) -> Path | None:
     return path if entry and path.is_file() else None
 
 
+def binary_problem(path: Path, abi: str | None) -> str | None:
+    """Why the file at `path` cannot run on a phone of `abi`, or None (a script, as a simulated phone's
+    tools are, is taken as it is)."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(20)
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror})"
+    if head.startswith(b"#!"):
+        return None
+    if head[:4] != b"\x7fELF" or len(head) < 20:
+        return f"{path.name} is not an executable"
+    (machine,) = struct.unpack("<H" if head[5] == 1 else ">H", head[18:20])
+    if abi in ELF_MACHINE and machine != ELF_MACHINE[abi]:
+        built = next((name for name, m in ELF_MACHINE.items() if m == machine), f"ELF machine {machine}")
+        return f"{path.name} is built for {built}, the phone is {abi}"
+    return None
+
+
 def check_elf(data: bytes, abi: str) -> None:
     """Raise BenchError unless `data` is an ELF executable for `abi`'s CPU."""
     if data[:4] != b"\x7fELF":

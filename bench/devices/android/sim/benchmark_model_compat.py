@@ -40,7 +40,7 @@ def _bool(text: str) -> bool:
     return text.lower() in ("1", "true", "yes")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench-benchmark-model", description=__doc__.splitlines()[0])
     parser.add_argument("--graph", required=True)
     parser.add_argument("--num_threads", type=int, default=-1)
@@ -55,7 +55,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--enable_op_profiling", type=_bool, default=False)
     parser.add_argument("--input_layer_value_files", default="")
     parser.add_argument("--output_filepath", default="")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return parser().parse_args(argv)
+
+
+_TYPE_NAMES = {int: "int32", float: "float", _bool: "bool"}
+
+
+def usage(program: str, old: bool) -> str:
+    """What `benchmark_model --help` prints: TFLite's `Flags::Usage`, one `\t--name=default\ttype\toptional\t
+    text` line per flag the tool takes (LiteRT tflite/tools/command_line_flags.cc); TF 2.9's has no
+    --output_filepath."""
+    rows = []
+    for action in parser()._actions:
+        name = action.option_strings[0].removeprefix("--")
+        if action.dest == "help" or (old and name == "output_filepath"):
+            continue
+        default = "" if action.default is None else action.default
+        shown = str(default).lower() if isinstance(default, bool) else f"{default:g}" if isinstance(
+            default, float) else str(default)
+        rows.append((f"--{name}={shown}", _TYPE_NAMES.get(action.type, "string"), action.help or ""))
+    width = max(len(row[0]) for row in rows)
+    lines = [f"usage: {program} <flags>", "Flags:"]
+    lines += [f"\t{flag:<{width}}\t{kind}\toptional\t{text}" for flag, kind, text in rows]
+    return "\n".join(lines)
 
 
 def _say(line: str) -> None:
@@ -281,6 +307,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--help"] or "--help=true" in argv:  # Flags::Parse refuses a leading --help: usage, exit 1
+        print("ERROR: " + usage("benchmark_model", tool_version() == "2.9"), file=sys.stderr, flush=True)
+        print("ERROR: Benchmarking failed.", file=sys.stderr, flush=True)
+        return 1
     return run(parse_args(argv))
 
 

@@ -7,6 +7,7 @@ A simulated phone is an x86_64 "phone" that runs on this host: its profile says 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from bench.devices.android.sim.captured import CAPTURED, captured_files, captured_props
@@ -38,11 +39,32 @@ f="$SIM_ROOT/.sim/dumpsys/$1"
 if [ -f "$f" ]; then cat "$f"; else echo "Can't find service: $1"; exit 1; fi
 """
 _CMD = """#!/bin/sh
-# `cmd power set-fixed-performance-mode-enabled true|false` is accepted and remembered
-if [ "$1" = power ] && [ "$2" = set-fixed-performance-mode-enabled ]; then
-  echo "$3" > "$SIM_ROOT/.sim/fixed_performance"; exit 0
-fi
-echo "cmd: unknown command $*" >&2; exit 255
+# Android's `cmd` (Android 7+, SDK 24): `cmd power` as AOSP's PowerManagerShellCommand answers it; the
+# fixed performance mode came in Android 11 (SDK 30). Unknown commands: "Unknown command: X", exit 255.
+sdk=$(grep -m1 '^ro.build.version.sdk=' "$SIM_ROOT/.sim/props" | cut -d= -f2)
+sdk=${sdk:-34}
+if [ "$sdk" -lt 24 ]; then echo "/system/bin/sh: cmd: inaccessible or not found" >&2; exit 127; fi
+if [ "$1" != power ]; then echo "Can't find service: $1"; exit 20; fi
+case "$2" in
+  help|"")
+    echo "Power manager (power) commands:"
+    echo "  help"
+    echo "    Print this help text."
+    echo ""
+    echo "  set-adaptive-power-saver-enabled [true|false]"
+    echo "    enables or disables adaptive power saver."
+    echo "  set-mode MODE"
+    echo "    sets the power mode of the device to MODE."
+    if [ "$sdk" -ge 30 ]; then
+      echo "  set-fixed-performance-mode-enabled [true|false]"
+      echo "    enables or disables fixed performance mode"
+      echo "    note: this does not affect system power mode"
+    fi
+    exit 0;;
+  set-fixed-performance-mode-enabled)
+    if [ "$sdk" -ge 30 ]; then echo "$3" > "$SIM_ROOT/.sim/fixed_performance"; exit 0; fi;;
+esac
+echo "Unknown command: $2"; exit 255
 """
 _DF = """#!/bin/sh
 # df -k FOLDER: the phone's free space, as a test set it (.sim/free_kb), else the host disk's
@@ -54,9 +76,20 @@ else
 fi
 """
 _TASKSET = """#!/bin/sh
-# taskset MASK COMMAND...: the simulated phone has no big cores to pin to; run the command
+# taskset MASK COMMAND...: the simulated phone has no big cores to pin to; run the command.
+# taskset -p PID: toybox's answer, every CPU the phone has (/sys/devices/system/cpu/possible) allowed
+if [ "$1" = -p ]; then
+  last=$(cut -d- -f2 "$SIM_ROOT/sys/devices/system/cpu/possible")
+  printf "pid %s's current affinity mask: %x\\n" "$2" $(( (1 << (last + 1)) - 1 ))
+  exit 0
+fi
 shift
 exec "$@"
+"""
+# what the phone's mksh says of a command it does not have (a real capture: "/system/bin/sh: su:
+# inaccessible or not found", exit 127)
+_MISSING = """#!/bin/sh
+echo "/system/bin/sh: {name}: inaccessible or not found" >&2; exit 127
 """
 
 
@@ -106,6 +139,11 @@ def set_temperature(root: Path, temperature_c: float) -> None:
     _write(root / ".sim/dumpsys/battery", battery_text(87, temperature_c - 4, charging=True))
 
 
+def remove_command(root: Path, name: str) -> None:
+    """Make the simulated phone lack a shell command (`taskset`, `sha256sum`), as an older toybox does."""
+    _write(root / ".sim/bin" / name, _MISSING.format(name=name), executable=True)
+
+
 def set_faults(root: Path, **faults: object) -> None:
     """Inject faults into a running simulated phone (see SimFaults); no arguments clears them."""
     import json
@@ -136,6 +174,8 @@ def install(root: Path, profile: str = "default", captures: Path | None = None) 
         raise ConfigError(f"profile {profile!r} serves real captures: give their folder with --captures "
                           "(the device dumps)")
     props = captured_props(captured, captures) if captured and captures else PROFILES[profile]
+    for folder in (".sim", "sys"):  # a phone of another profile may have lived here: none of its CPUs or dumps stay
+        shutil.rmtree(root / folder, ignore_errors=True)
     _write(root / ".sim/props", "".join(f"{k}={v}\n" for k, v in props.items()))
     for name, text in (("getprop", _GETPROP), ("dumpsys", _DUMPSYS), ("cmd", _CMD), ("taskset", _TASKSET),
                        ("df", _DF)):
@@ -157,7 +197,7 @@ def install(root: Path, profile: str = "default", captures: Path | None = None) 
     if captured is not None:
         _write(root / CAPTURED_MARK, f"{profile}: {captured.about}\n")
         if not captured.thermalservice:  # Android 6 has no thermal service: dumpsys says it cannot find it
-            (root / ".sim/dumpsys/thermalservice").unlink()
+            (root / ".sim/dumpsys/thermalservice").unlink(missing_ok=True)
         for path, text in files.items():
             _write(root / (".sim/" + path if path.startswith("dumpsys/") else path.lstrip("/")), text)
         _write(root / TOOL_VERSION_FILE, captured.benchmark_model + "\n")
