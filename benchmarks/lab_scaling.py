@@ -7,7 +7,8 @@ fault), so a job's time is mostly waiting, as a real phone's is from the host's 
 this machine's cores are not what is measured. Every phone runs `--jobs` jobs (a tiny model at
 several thread counts) with a fixed number of runs. Per night: wall time, the sum of the tools' own
 times (init + warm-up + timed runs as benchmark_model reports them), and the overhead per job
-(phone wall time minus tool time, over jobs). Ideal scaling keeps the wall time flat as phones grow.
+(phone wall time minus tool time, over jobs), and the host CPU seconds bench itself spends per job (what
+limits how many phones one host drives). Ideal scaling keeps the wall time flat as phones grow.
 With `--ray`, the phones are advertised by a one-node Ray cluster started here (`bench lab node
 --head`) and the nights run through it (`bench lab run --ray`): the overhead then includes Ray's
 task placement, shipping the variants and streaming each result back.
@@ -19,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -56,6 +58,13 @@ def _tool_ms(store: Path, run_id: str) -> float:
             total += (raw.init_ms or 0.0) + (summary.warmup_mean_ms or 0.0) * (summary.warmup_count or 0) \
                 + summary.mean_ms * summary.count
     return total
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this script's finished children: the `bench lab run` process and what it started (the
+    simulated phones' tools run under their own daemon, so the phones' work is not counted)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _stop_cluster(folder: str) -> None:
@@ -105,16 +114,17 @@ def main() -> None:
                     f'[run]\nmodels = ["{model}"]\nvariants = ["original"]\nthreads = [{threads}]\n'
                     f"num_runs = {args.runs}\nmin_secs = 0.0\nwarmup_min_secs = 0.0\ncooldown_below_c = 90.0\n\n"
                     f"[lab]\ndevices = [{devices}]\n")
-                started = time.monotonic()
+                started, cpu = time.monotonic(), _children_cpu_s()
                 done = subprocess.run(lab_run, env=env, cwd=root, capture_output=True, text=True)
-                wall = time.monotonic() - started
+                wall, cpu = time.monotonic() - started, _children_cpu_s() - cpu
                 night = json.loads(done.stdout)
                 phones = night["phones"].values()
                 jobs = sum(p["ok"] for p in phones)
                 tool_s = sum(_tool_ms(root / "data" / "results.sqlite", p["run_id"]) for p in phones) / 1000
                 phone_wall = sum(p["wall_s"] for p in phones)
                 print(f"{count} phone(s): night {wall:.1f} s (process), {night['wall_s']:.1f} s (lab), {jobs} jobs ok; "
-                      f"tools' own time {tool_s:.1f} s; lab overhead {(phone_wall - tool_s) / max(jobs, 1):.2f} s/job")
+                      f"tools' own time {tool_s:.1f} s; lab overhead {(phone_wall - tool_s) / max(jobs, 1):.2f} s/job; "
+                      f"bench's own host CPU {cpu:.1f} s, {cpu / max(jobs, 1):.2f} s/job")
         finally:
             _stop_cluster(ray_tmp)
             subprocess.run([*bench, "sim", "stop"], env=env, cwd=root, capture_output=True)

@@ -33,7 +33,7 @@ class Clock:
 
 def test_waits_until_below_the_threshold_and_records_how_long() -> None:
     clock = Clock()
-    result = wait_until_cool(CoolingPhone(45.0), below_c=40.0, timeout_s=300, poll_s=5,  # type: ignore[arg-type]
+    result, _ = wait_until_cool(CoolingPhone(45.0), below_c=40.0, timeout_s=300, poll_s=5,  # type: ignore[arg-type]
                              sleep=clock.sleep, clock=clock.time)
     assert result.reached and result.start_temp_c == 45.0 and result.end_temp_c == 39.0
     assert result.waited_s == 15.0  # 45 -> 43 -> 41 -> 39: three polls of 5 s
@@ -41,14 +41,14 @@ def test_waits_until_below_the_threshold_and_records_how_long() -> None:
 
 def test_a_cool_phone_does_not_wait() -> None:
     clock = Clock()
-    result = wait_until_cool(CoolingPhone(35.0), below_c=40.0, timeout_s=300,  # type: ignore[arg-type]
+    result, _ = wait_until_cool(CoolingPhone(35.0), below_c=40.0, timeout_s=300,  # type: ignore[arg-type]
                              sleep=clock.sleep, clock=clock.time)
     assert result.reached and result.waited_s == 0.0
 
 
 def test_gives_up_at_the_timeout_and_says_it_did_not_cool() -> None:
     clock = Clock()
-    result = wait_until_cool(CoolingPhone(80.0), below_c=40.0, timeout_s=12, poll_s=5,  # type: ignore[arg-type]
+    result, _ = wait_until_cool(CoolingPhone(80.0), below_c=40.0, timeout_s=12, poll_s=5,  # type: ignore[arg-type]
                              sleep=clock.sleep, clock=clock.time)
     assert not result.reached and result.waited_s == 12.0 and result.end_temp_c == 74.0
 

@@ -36,8 +36,7 @@ def measure_together(context: RunContext, unit: list[Job], measured: Measured) -
     device = context.device
     requests = [request_for(job.job_id, context.builds.get((job.model, job.variant)), job.accelerator, job.threads,
                             context.settings, what=f"variant {job.variant}") for job in unit]
-    pass_gate(device, context.gate)
-    before = device.snapshot()
+    _, before = pass_gate(device, context.gate)
     for request in requests:
         device.prepare(request)
     group = run_together(device, requests, context.config.run.concurrent_s)

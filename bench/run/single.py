@@ -85,8 +85,7 @@ def make_request(context: RunContext, job: Job) -> Request:
 def execute(context: RunContext, request: Request) -> Launch:
     """Cool down, then launch the tool (window after window for a sustained job), reading the state around it."""
     device = context.device
-    waited = pass_gate(device, context.gate)
-    before = device.snapshot()
+    waited, before = pass_gate(device, context.gate)
     device.prepare(request.model_job)
     sustained = None
     if context.sustained is not None:  # one long job

@@ -38,23 +38,27 @@ def cooldown_gate(run: RunConfig, platform: Platform) -> CooldownGate | None:
 
 def wait_until_cool(device: Device, below_c: float, timeout_s: float, poll_s: float = 5.0,
                     sleep: Callable[[float], None] = time.sleep,
-                    clock: Callable[[], float] = time.monotonic) -> CooldownWait:
-    """Poll `device.snapshot()` until its hottest temperature is below `below_c` or `timeout_s` passes."""
+                    clock: Callable[[], float] = time.monotonic) -> tuple[CooldownWait, DeviceState]:
+    """Poll `device.snapshot()` until its hottest temperature is below `below_c` or `timeout_s` passes;
+    the wait, and the last state read."""
     started = clock()
-    first = current = device.snapshot().hottest_c
+    state = device.snapshot()
+    first = current = state.hottest_c
     while current is not None and current >= below_c and clock() - started < timeout_s:
         sleep(min(poll_s, max(0.0, timeout_s - (clock() - started))))
-        current = device.snapshot().hottest_c
+        state = device.snapshot()
+        current = state.hottest_c
     return CooldownWait(below_c=below_c, waited_s=clock() - started, start_temp_c=first, end_temp_c=current,
-                        reached=current is None or current < below_c)
+                        reached=current is None or current < below_c), state
 
 
-def pass_gate(device: Device, gate: CooldownGate | None) -> CooldownWait | None:
-    """Wait at the gate, if there is one; the wait, rounded as results keep it."""
+def pass_gate(device: Device, gate: CooldownGate | None) -> tuple[CooldownWait | None, DeviceState]:
+    """Wait at the gate, if there is one; the wait (rounded as results keep it) and the device's state as the
+    job starts: the gate's last reading, so a job asks the phone for its state once, not twice."""
     if gate is None:
-        return None
-    waited = wait_until_cool(device, gate.below_c, gate.timeout_s)
-    return replace(waited, waited_s=round(waited.waited_s, 1))
+        return None, device.snapshot()
+    waited, state = wait_until_cool(device, gate.below_c, gate.timeout_s)
+    return replace(waited, waited_s=round(waited.waited_s, 1)), state
 
 
 def heated_c(before: DeviceState, after: DeviceState) -> float | None:

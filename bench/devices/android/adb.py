@@ -155,8 +155,12 @@ def free_bytes(dev: Any, folder: str) -> int | None:
         return None
 
 
-def push_if_changed(dev: Any, pairs: list[tuple[Path, str, str]], *, mode: int = 0o644) -> int:
-    """Push each (local file, its sha256, remote path) whose copy on the phone differs; return bytes moved."""
+def push_if_changed(dev: Any, pairs: list[tuple[Path, str, str]], *, mode: int = 0o644,
+                    executables: frozenset[str] = frozenset()) -> int:
+    """Push each (local file, its sha256, remote path) whose copy on the phone differs; return bytes moved.
+
+    One `sha256sum` round trip for them all; remote paths in `executables` are pushed with mode 0755.
+    """
     import adbutils
 
     remote = remote_sha256(dev, [r for _, _, r in pairs])
@@ -173,7 +177,7 @@ def push_if_changed(dev: Any, pairs: list[tuple[Path, str, str]], *, mode: int =
     moved = 0
     for local, digest, path in todo:
         try:
-            dev.sync.push(local, path, mode=mode)
+            dev.sync.push(local, path, mode=0o755 if path in executables else mode)
         except (adbutils.AdbError, OSError, EOFError) as exc:
             raise DeviceError(f"push of {local.name} to {dev.serial} failed ({exc}); check the cable and free "
                               "space, then resume the run with --resume") from exc

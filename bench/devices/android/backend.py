@@ -194,8 +194,7 @@ class AndroidDevice:
                               "or fetch the official build with: python -m bench tools fetch")
         pairs = [(job.model_path, job.model_sha256, remote_model_path(job.model_sha256)),
                  (self.tool, self.tool_sha256(), f"{REMOTE_ROOT}/benchmark_model")]
-        moved = adb.push_if_changed(self.device, pairs[:1])
-        moved += adb.push_if_changed(self.device, pairs[1:], mode=0o755)
+        moved = adb.push_if_changed(self.device, pairs, executables=frozenset({pairs[1][2]}))
         self.pushed_bytes += moved
         log.info("%s: pushed %d bytes for %s", self.serial, moved, job.job_id)
 

@@ -111,8 +111,8 @@ def evaluate_on_phone(dev: Any, *, root: str, tool: Path, tool_sha256: str, remo
             path.write_text(text)
             texts.append((path, hashlib.sha256(text.encode()).hexdigest(), f"{folder}/{name}"))
         moved = adb.push_if_changed(dev, [(p, sha, f"{folder}/images/{name}") for p, sha, name in images])
-        moved += adb.push_if_changed(dev, texts)
-        moved += adb.push_if_changed(dev, [(tool, tool_sha256, f"{root}/run_eval")], mode=0o755)
+        moved += adb.push_if_changed(dev, [*texts, (tool, tool_sha256, f"{root}/run_eval")],
+                                     executables=frozenset({f"{root}/run_eval"}))
     flags = {"model_file": remote_model, "ground_truth_images_path": f"{folder}/images",
              "ground_truth_labels": f"{folder}/ground_truth.txt",
              "model_output_labels": f"{folder}/model_labels_{accuracy.label_offset}.txt",

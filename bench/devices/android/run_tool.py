@@ -1,12 +1,15 @@
 """Launch `benchmark_model` on a phone, stream its output under a watchdog, sample its memory.
 
-    sh -c 'echo @@pid $$; taskset 0f sh -c "while ...: read VmHWM from /proc/$1/status ..." sampler $$ &
-           exec taskset f0 /data/local/tmp/bench/benchmark_model --graph=... ...'
+    sh -c 'echo @@pid $$; taskset f0 /data/local/tmp/bench/benchmark_model --graph=... ... & t=$!;
+           taskset 0f sh -c "while ...: read VmHWM from /proc/$1/status ..." sampler $t & s=$!;
+           wait $t; c=$?; kill $s; exit $c'
 
-The first line names the tool's pid (exec keeps it). Its memory is read on the phone by one
-background loop started with it, four times a second, off the tool's cores where the phone has others
-(`@@mem VmHWM: N kB` lines when it grew, taken out of the output): no adb round trip per sample, and VmHWM is a
-high-water mark, so the last reading before the tool exits holds its peak. adbutils'
+The first line names the pid of the shell that started the tool. The tool's memory is read on the
+phone by one background loop started with it, four times a second, off the tool's cores where the
+phone has others (`@@mem VmHWM: N kB` lines when it grew, taken out of the output): no adb round trip
+per sample, and VmHWM is a high-water mark, so the last reading before the tool exits holds its peak.
+The loop is killed as soon as the tool exits (its `sleep` does not hold the output open), since the
+phone's adbd reports the exit code only once every holder of the output has closed it. adbutils'
 socket timeouts do not cover a phone that keeps the connection open and says nothing, so the
 watchdog here is our own: past the deadline what bench started is killed (the `sh` and every
 process under it: a per-image loop's current tool too) and the job fails.
@@ -55,17 +58,17 @@ def command_line(tool: str, flags: dict[str, str], cpu_mask: str | None, *, samp
     """
     args = " ".join(shlex.quote(f"--{name}={value}") for name, value in flags.items())
     pin = f"taskset {shlex.quote(cpu_mask)} " if cpu_mask else ""
-    sampler = ""
-    if sample_memory:
-        # reads the tool's VmHWM with shell builtins (no process started but `sleep`) four times a second and
-        # prints it when it grew; it stops within a quarter second of the tool, since it holds the shell's
-        # stdout, which the phone's adbd reads to its end before it reports the exit code
-        loop = ("h=; while [ -e /proc/$1/status ]; do n=; while read -r k v u; do [ \"$k\" = VmHWM: ] && n=$v; "
-                "done < /proc/$1/status 2>/dev/null; if [ -n \"$n\" ] && [ \"$n\" != \"$h\" ]; then h=$n; "
-                f"echo \"@@mem VmHWM: $n kB\"; fi; sleep {SAMPLE_EVERY_S:g}; done")
-        sampler_pin = f"taskset {shlex.quote(sampler_mask)} " if sampler_mask else ""
-        sampler = f"{sampler_pin}sh -c {shlex.quote(loop)} sampler $$ & "
-    return f"sh -c {shlex.quote(f'echo @@pid $$; {sampler}exec {pin}{shlex.quote(tool)} {args}')}"
+    if not sample_memory:
+        return f"sh -c {shlex.quote(f'echo @@pid $$; exec {pin}{shlex.quote(tool)} {args}')}"
+    # reads the tool's VmHWM with shell builtins (no process started but `sleep`) four times a second and
+    # prints it when it grew; killed when the tool exits, so it never keeps the run open for its last sleep
+    loop = ("h=; while [ -e /proc/$1/status ]; do n=; while read -r k v u; do [ \"$k\" = VmHWM: ] && n=$v; "
+            "done < /proc/$1/status 2>/dev/null; if [ -n \"$n\" ] && [ \"$n\" != \"$h\" ]; then h=$n; "
+            f"echo \"@@mem VmHWM: $n kB\"; fi; sleep {SAMPLE_EVERY_S:g} >/dev/null 2>&1; done")
+    sampler_pin = f"taskset {shlex.quote(sampler_mask)} " if sampler_mask else ""
+    script = (f"echo @@pid $$; {pin}{shlex.quote(tool)} {args} & t=$!; "
+              f"{sampler_pin}sh -c {shlex.quote(loop)} sampler $t & s=$!; wait $t; c=$?; kill $s 2>/dev/null; exit $c")
+    return f"sh -c {shlex.quote(script)}"
 
 
 def _take_memory(run: ToolRun, stdout: bytes) -> bytes:
