@@ -33,3 +33,31 @@ def simulated_phones(root: Path, count: int) -> Iterator[Path]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextlib.contextmanager
+def captured_phones(root: Path, profiles: tuple[str, ...], captures: Path) -> Iterator[tuple[dict, object, Path]]:
+    """One simulated phone per profile (bench.devices.android.sim.captured) on a private adb server, the probes'
+    cache under `root`; yield ({profile: SimLab}, the adb client, the phones' benchmark_model stand-in)."""
+    import sys
+
+    from bench.devices.android import adb
+    from bench.devices.android.sim.lab import AdbServer, SimLab
+
+    port = free_port()
+    tool = root / "benchmark_model"
+    tool.write_text(f"#!/bin/sh\nexec {sys.executable} -m bench.devices.android.sim.benchmark_model_compat \"$@\"\n")
+    tool.chmod(0o755)
+    labs: dict[str, SimLab] = {}
+    saved = os.environ.get("BENCH_CACHE")
+    os.environ["BENCH_CACHE"] = str(root / "cache")
+    with AdbServer(port):
+        try:
+            for profile in profiles:
+                labs[profile] = SimLab(root / profile, profile=profile, captures=captures).__enter__()
+                labs[profile].connect(port)
+            yield labs, adb.client(port=port), tool
+        finally:
+            for running in labs.values():
+                running.__exit__(None, None, None)
+            os.environ.pop("BENCH_CACHE") if saved is None else os.environ.update(BENCH_CACHE=saved)

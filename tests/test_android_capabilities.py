@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,15 +12,17 @@ import pytest
 
 from bench.cli import main
 from bench.config import Config
-from bench.devices.android import adb
 from bench.devices.android.backend import AndroidDevice
-from bench.devices.android.capabilities import usage_flags
-from bench.devices.android.sim.lab import AdbServer, SimLab, free_port
+from bench.devices.android.capabilities import phone_capabilities, usage_flags
+from bench.devices.android.sim.lab import SimLab
 from bench.devices.android.sim.profiles import remove_command
+from bench.devices.android.state import SEPARATOR
 from bench.devices.android.tools import ELF_MACHINE
 from bench.errors import DeviceError
+from bench.results.device_records import CpuTopology
 from bench.run.stages import open_and_preflight
 from tests.conftest import SHARED
+from tests.simfixtures import captured_phones
 from tests.test_android_real_phones import _job
 
 DUMPS = SHARED / "device-dumps"
@@ -41,24 +41,8 @@ USAGE = ("ERROR: usage: /data/local/tmp/benchmark_model <flags>\nFlags:\n"
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, SimLab], object, Path]]:
     if not DUMPS.is_dir():
         pytest.skip(f"needs the device captures at {DUMPS} (../shared beside the checkout)")
-    port = free_port()
-    root = tmp_path_factory.mktemp("capabilities")
-    tool = root / "benchmark_model"
-    tool.write_text(f"#!/bin/sh\nexec {sys.executable} -m bench.devices.android.sim.benchmark_model_compat \"$@\"\n")
-    tool.chmod(0o755)
-    labs: dict[str, SimLab] = {}
-    saved = os.environ.get("BENCH_CACHE")
-    os.environ["BENCH_CACHE"] = str(root / "cache")  # the probes' cache: this module's own
-    with AdbServer(port):
-        try:
-            for profile in PROFILES:
-                labs[profile] = SimLab(root / profile, profile=profile, captures=DUMPS).__enter__()
-                labs[profile].connect(port)
-            yield labs, adb.client(port=port), tool
-        finally:
-            for running in labs.values():
-                running.__exit__(None, None, None)
-            os.environ.pop("BENCH_CACHE") if saved is None else os.environ.update(BENCH_CACHE=saved)
+    with captured_phones(tmp_path_factory.mktemp("capabilities"), PROFILES, DUMPS) as lab:
+        yield lab
 
 
 def _phone(lab: tuple, profile: str, tool: Path | None = None) -> AndroidDevice:
@@ -178,3 +162,14 @@ def test_devices_check_prints_one_line_per_piece(lab: tuple, monkeypatch: pytest
     assert "missing  benchmark_model --output_filepath: not taken (it came in TensorFlow 2.10)" in out
     assert "ok       CPU topology: 4x1900 MHz + 4x2457 MHz; 4 threads on mask f0" in out
     assert "bench runs and does as each line says" in out
+
+
+def test_a_shell_confined_to_the_little_cores_is_not_pinned() -> None:
+    # toybox's `taskset -p` answer for a shell whose cpuset holds only CPUs 0-3, on a 4+4 phone
+    text = f"{SEPARATOR}taskset\npid 4242's current affinity mask: f\n{SEPARATOR}sha256sum\n"
+    topology = CpuTopology(max_khz={cpu: 1900800 if cpu < 4 else 2457600 for cpu in range(8)})
+    caps = {c.name: c for c in phone_capabilities(text, shell_v2=True, topology=topology, threads=4, sdk="27")}
+    assert not caps["taskset"].ok and "only mask f, not f0 for 4 threads" in caps["taskset"].detail
+    assert not caps["taskset"].blocks_run and "not pinned" in caps["taskset"].consequence
+    assert not caps["sha256sum"].ok  # an empty answer is no sha256sum, not a match
+    assert not caps["temperatures"].ok and "no cool-down gate" in caps["temperatures"].consequence

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +15,14 @@ from bench.devices.android import adb
 from bench.devices.android.backend import AndroidDevice
 from bench.devices.android.run_eval import why_not_run_eval
 from bench.devices.android.run_tool import run_tool
-from bench.devices.android.sim.lab import AdbServer, SimLab, free_port
+from bench.devices.android.sim.lab import SimLab
 from bench.devices.android.tool_flags import check_flags_taken, unconsumed_flags
 from bench.devices.base import AccuracyInputs, ModelJob, RunSettings
 from bench.engines.loop import LoopSettings
 from bench.errors import DeviceHungError, ToolFailedError
 from bench.fileio import sha256_file
 from tests.conftest import SHARED
+from tests.simfixtures import captured_phones
 
 DUMPS = SHARED / "device-dumps"
 PROFILES = ("default", "android6", "old-tool", "sd8gen2", "hal-not-ready")
@@ -32,21 +32,8 @@ PROFILES = ("default", "android6", "old-tool", "sd8gen2", "hal-not-ready")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, SimLab], object, Path]]:
     if not DUMPS.is_dir():
         pytest.skip(f"needs the device captures at {DUMPS} (../shared beside the checkout)")
-    port = free_port()
-    root = tmp_path_factory.mktemp("captured")
-    tool = root / "benchmark_model"
-    tool.write_text(f"#!/bin/sh\nexec {sys.executable} -m bench.devices.android.sim.benchmark_model_compat \"$@\"\n")
-    tool.chmod(0o755)
-    labs: dict[str, SimLab] = {}
-    with AdbServer(port):
-        try:
-            for profile in PROFILES:
-                labs[profile] = SimLab(root / profile, profile=profile, captures=DUMPS).__enter__()
-                labs[profile].connect(port)
-            yield labs, adb.client(port=port), tool
-        finally:
-            for running in labs.values():
-                running.__exit__(None, None, None)
+    with captured_phones(tmp_path_factory.mktemp("captured"), PROFILES, DUMPS) as lab:
+        yield lab
 
 
 def _phone(lab: tuple[dict[str, SimLab], object, Path], profile: str) -> AndroidDevice:
