@@ -30,6 +30,21 @@ from bench.devices.ios.port import (
 UDID = "00008110-001A2B3C4D5E801E"
 
 
+# A JetsamEvent .ips as iOS 15+ writes it: a header line, then the body listing the resident processes;
+# the one the event killed carries a reason
+JETSAM_HEADER = json.dumps({"bug_type": "298", "timestamp": "2026-11-27 10:15:00.00 +0000",
+                            "os_version": "iPhone OS 17.4.1 (21E236)"}) + "\n"
+JETSAM_KILLED_RUNNER = JETSAM_HEADER + json.dumps({
+    "largestProcess": "BenchRunner", "memoryStatus": {"pageSize": 16384},
+    "processes": [{"name": "BenchRunner", "pid": 412, "reason": "per-process-limit", "killDelta": 5120,
+                   "rpages": 131072, "states": ["frontmost"]},
+                  {"name": "SpringBoard", "pid": 34, "rpages": 9000, "states": ["daemon"]}]}, indent=1)
+JETSAM_RUNNER_RESIDENT = JETSAM_HEADER + json.dumps({
+    "largestProcess": "MobileSafari", "memoryStatus": {"pageSize": 16384},
+    "processes": [{"name": "BenchRunner", "pid": 412, "rpages": 4000, "states": ["frontmost"]},
+                  {"name": "MobileSafari", "pid": 600, "reason": "vm-pageshortage", "rpages": 90000}]}, indent=1)
+
+
 def make_ipa(path: Path, version: str = "1.0", build: str = "7") -> Path:
     """An .ipa as Xcode exports one: Payload/BenchRunner.app/Info.plist."""
     info = {"CFBundleIdentifier": "dev.ondevice-bench.BenchRunner", "CFBundleShortVersionString": version,
@@ -154,7 +169,7 @@ class FakePort:
         if "jetsam" in self.faults:
             self._reports.append((time.time(), CrashReport(
                 name="JetsamEvent-2026-11-27-101500.ips", killed_for_memory=True,
-                text='{"largestProcess" : "BenchRunner", "reason" : "per-process-limit"}')))
+                text=JETSAM_KILLED_RUNNER)))
             return
         if "runner_fails" in self.faults:
             out = self.root / args["--result"]
@@ -169,11 +184,14 @@ class FakePort:
             "format": "bench-runner-result/1", "job_id": args["--job-id"], "status": "ok", "error": None,
             "model": args["--model"], "compute_units": args["--compute-units"],
             "runner": {"version": self.installed.version if self.installed else "?", "build": "7",
-                       "os": "iOS 17.4.1", "machine": "iPhone15,2"},
+                       "os": "iOS Version 17.4.1 (Build 21E236)" if "old_runner" in self.faults else "iOS 17.4.1",
+                       "machine": "iPhone15,2"},
             "compile_ms": 812.5, "load_ms": 95.25, "first_prediction_ms": 14.0, "warmup_ms": [14.0, 4.5],
             "latencies_ms": [float(v) * self.slowdown for v in 4.0 + rng.random(runs) * 0.2],
             "thermal_state_before": self.thermal[0], "thermal_state_after": self.thermal[1],
-            "phys_footprint_mb": {"after_load": 61.0, "peak": 75.5},
+            # by phase, as the runner reads them (compiling peaks highest); "old_runner": a build before phases
+            "phys_footprint_mb": {"after_load": 61.0, "peak": 75.5} if "old_runner" in self.faults else
+            {"compile_peak": 140.75, "load_peak": 88.0, "after_load": 61.0, "predict_peak": 63.5, "peak": 140.75},
             "input": {"name": "pixels", "shape": [1, 224, 224, 3], "dtype": "float32"},
             "compute_plan": self.compute_plan,
         }

@@ -63,7 +63,10 @@ def test_a_whole_job_installs_pushes_launches_samples_and_reads_the_result(tmp_p
     assert raw.engine == "coreml" and raw.engine_version.startswith("BenchRunner 1.0 (7)")
     assert len(raw.latencies_ms) == 20 and all(4.0 <= v <= 4.2 for v in raw.latencies_ms)
     assert (raw.compile_ms, raw.init_ms, raw.first_inference_ms) == (812.5, 95.25, 14.0)
-    assert (raw.phys_footprint_after_load_mb, raw.phys_footprint_peak_mb) == (61.0, 75.5)
+    # memory by phase: the table's peak is the predictions' (63.5), not compiling's lifetime peak (140.75)
+    assert (raw.phys_footprint_compile_peak_mb, raw.phys_footprint_load_peak_mb, raw.phys_footprint_after_load_mb,
+            raw.phys_footprint_predict_peak_mb, raw.phys_footprint_peak_mb) == (140.75, 88.0, 61.0, 63.5, 140.75)
+    assert (raw.peak_memory_mb, raw.peak_memory_kind) == (63.5, "phys_footprint")
     assert raw.sampled_phys_footprint_peak_mb == 71.0  # from the host's samples, not the app's own
     assert raw.accelerator_used == "cpuAndNeuralEngine" and raw.compute_plan == {"cpu": 2, "gpu": 0,
                                                                                   "neuralEngine": 60}
@@ -200,3 +203,38 @@ def test_the_result_documented_for_the_runner_app_reads() -> None:
     result = read_runner_result(example)
     assert result.compute_units == "all" and result.latencies_ms == (4.02, 3.98)
     assert result.compute_plan == {"cpu": 3, "gpu": 0, "neuralEngine": 61} and result.top5 == ((65, 62, 58, 60, 61),)
+
+
+def test_an_older_runner_build_gives_its_lifetime_peak_marked_as_such(tmp_path: Path, package: Path) -> None:
+    port = FakePort(tmp_path / "container")
+    port.faults.add("old_runner")
+    device = _device(tmp_path, port)
+    job = _job(package)
+    device.prepare(job)
+    raw = device.execute(job).raw
+    assert (raw.peak_memory_mb, raw.peak_memory_kind) == (75.5, "phys_footprint lifetime")
+    assert raw.phys_footprint_predict_peak_mb is None
+    assert raw.engine_version.endswith("iOS 17.4.1")  # "iOS Version 17.4.1 (Build 21E236)" read as documented
+
+
+def test_a_jetsam_event_blames_the_runner_only_when_it_killed_it() -> None:
+    from bench.devices.ios.reports import jetsam_killed
+    from tests.iosfake import JETSAM_KILLED_RUNNER, JETSAM_RUNNER_RESIDENT
+
+    assert jetsam_killed(JETSAM_KILLED_RUNNER, "BenchRunner")
+    assert not jetsam_killed(JETSAM_RUNNER_RESIDENT, "BenchRunner")  # resident, Safari was killed
+    assert jetsam_killed(JETSAM_RUNNER_RESIDENT, "MobileSafari")
+    body_only = JETSAM_KILLED_RUNNER.split("\n", 1)[1]  # older iOS: the body alone
+    assert jetsam_killed(body_only, "BenchRunner") and not jetsam_killed("not json", "BenchRunner")
+
+
+def test_an_unknown_thermal_state_is_unknown_not_critical() -> None:
+    from bench.engines.coreml_result import read_runner_result
+    from bench.results.device_records import is_throttling
+
+    result = read_runner_result(json.dumps({
+        "format": "bench-runner-result/1", "job_id": "j", "status": "ok", "error": None, "compute_units": "all",
+        "latencies_ms": [4.0], "thermal_state_before": "nominal", "thermal_state_after": "unknown",
+        "compute_plan_unavailable": "compute plan unavailable: BenchRunner was built before Xcode 15.3"}))
+    assert result.thermal_state_after == "unknown" and not is_throttling(result.thermal_state_after)
+    assert result.compute_plan is None and "Xcode 15.3" in (result.compute_plan_unavailable or "")

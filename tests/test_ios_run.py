@@ -100,3 +100,18 @@ def test_an_iphone_sustains_back_to_back_and_says_it_has_no_fixed_rate(iphone: F
                  "--json"]) == 1
     result = json.loads(capsys.readouterr().out)["results"][0]
     assert result["status"] == "failed" and "drop --rate" in result["error"]
+
+
+def test_the_job_page_shows_memory_by_phase_and_which_one_the_table_shows(
+        iphone: FakePort, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--device", "iphone", "--variants", "fp16", "--accelerators", "cpuAndNeuralEngine",
+                 "--num-runs", "5"]) in (0, 2)
+    assert "during the timed predictions" in capsys.readouterr().out  # the table's note says which peak it shows
+    assert main(["report", "latest", "--format", "html", "--out", str(tmp_path / "site")]) == 0
+    page = next((tmp_path / "site").rglob("jobs/*.html")).read_text()
+    for row, value in (("phys_footprint peak while compiling", "140.8"), ("phys_footprint peak while loading", "88.0"),
+                       ("phys_footprint peak during timed predictions", "63.5"),
+                       ("phys_footprint lifetime peak", "140.8")):
+        assert row in page and value in page.split(row, 1)[1][:300], row
+    assert "the table&#39;s peak MB" in page.split("during timed predictions", 1)[1][:400]
+    assert "Neural Engine or GPU holds outside the app" in page

@@ -9,16 +9,22 @@
      "compile_ms": 812.4, "load_ms": 95.1, "first_prediction_ms": 14.2,
      "warmup_ms": [13.9, 4.1], "latencies_ms": [4.02, 3.98, ...],
      "thermal_state_before": "nominal", "thermal_state_after": "fair",
-     "phys_footprint_mb": {"after_load": 61.2, "peak": 75.3},
+     "phys_footprint_mb": {"compile_peak": 140.8, "load_peak": 88.0, "after_load": 61.2,
+                           "predict_peak": 63.9, "peak": 140.8},
      "input": {"name": "pixels", "shape": [1, 224, 224, 3], "dtype": "float32"},
      "compute_plan": {"cpu": 3, "gpu": 0, "neuralEngine": 61},
      "accuracy": {"images": 500, "top5": [[65, 62, 58, 60, 61], ...]}}
 
 Times are milliseconds from `DispatchTime` around `MLModel.compileModel(at:)`, `MLModel(contentsOf:
 configuration:)` and each `prediction(from:)`; the footprint is the app's own `task_vm_info`
-(`phys_footprint`, what iOS counts against the app's memory limit, after loading and at its
-highest); thermal states are `ProcessInfo.thermalState`; `compute_plan` counts the operations
-`MLComputePlan` (iOS 17.4+) gives each compute device, absent on older iOS. `accuracy` is present for accuracy jobs.
+(`phys_footprint`, what iOS counts against the app's memory limit): the highest while compiling, while
+loading and during the timed predictions (each phase sampled every 5 ms by the app), after loading, and
+the lifetime peak (`ledger_phys_footprint_peak`: all three phases; older runner builds give only this
+and `after_load`). Memory the Neural Engine or GPU holds outside the app's process is in none of them.
+Thermal states are `ProcessInfo.thermalState`, "unknown" for a state newer than the runner build;
+`runner.os` is "iOS 17.4.1" (older builds wrote "iOS Version 17.4.1 (Build 21E236)", read as the same).
+`compute_plan` counts the operations `MLComputePlan` (iOS 17.4+, runner built with Xcode 15.3+) gives each
+compute device; where there is none, `compute_plan_unavailable` says why. `accuracy` is present for accuracy jobs.
 A file that is not this format raises ResultFormatError naming what is wrong.
 """
 
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +40,8 @@ from bench.errors import ResultFormatError
 from bench.results.device_records import COMPUTE_UNITS
 
 FORMAT = "bench-runner-result/1"
-THERMAL_STATES = ("nominal", "fair", "serious", "critical")
+THERMAL_STATES = ("nominal", "fair", "serious", "critical", "unknown")
+_OLD_OS = re.compile(r"^iOS Version (\d+(?:\.\d+)*) \(Build (\w+)\)$")  # operatingSystemVersionString
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,7 +59,11 @@ class RunnerResult:
     thermal_state_before: str | None
     thermal_state_after: str | None
     footprint_after_load_mb: float | None
-    footprint_peak_mb: float | None
+    footprint_peak_mb: float | None  # lifetime
+    footprint_compile_peak_mb: float | None
+    footprint_load_peak_mb: float | None
+    footprint_predict_peak_mb: float | None
+    compute_plan_unavailable: str | None
     input_shape: tuple[int, ...]
     compute_plan: dict[str, int] | None
     top5: tuple[tuple[int, ...], ...] | None
@@ -112,12 +124,21 @@ def read_runner_result(text: str) -> RunnerResult:
     plan = data.get("compute_plan")
     if plan is not None and (not isinstance(plan, dict) or not all(isinstance(v, int) for v in plan.values())):
         raise ResultFormatError("runner result compute_plan must map compute devices to operation counts")
+    runner = {k: str(v) for k, v in (data.get("runner") or {}).items()}
+    if old_os := _OLD_OS.match(runner.get("os", "")):
+        runner["os"] = f"iOS {old_os.group(1)}"
+        runner.setdefault("os_build", old_os.group(2))
+    unavailable = data.get("compute_plan_unavailable")
     return RunnerResult(
         job_id=str(data.get("job_id", "")), status=status, error=data.get("error"), compute_units=units,
-        runner={k: str(v) for k, v in (data.get("runner") or {}).items()},
+        runner=runner,
         compile_ms=_number(data, "compile_ms"), load_ms=_number(data, "load_ms"),
         first_prediction_ms=_number(data, "first_prediction_ms"), warmup_ms=_times(data, "warmup_ms"),
         latencies_ms=latencies, thermal_state_before=thermal[0], thermal_state_after=thermal[1],
         footprint_after_load_mb=_number(footprint, "after_load"), footprint_peak_mb=_number(footprint, "peak"),
+        footprint_compile_peak_mb=_number(footprint, "compile_peak"),
+        footprint_load_peak_mb=_number(footprint, "load_peak"),
+        footprint_predict_peak_mb=_number(footprint, "predict_peak"),
+        compute_plan_unavailable=str(unavailable) if unavailable else None,
         input_shape=tuple(int(d) for d in shape), compute_plan=plan, top5=top5,
     )

@@ -30,7 +30,7 @@ from bench.reports import plots
 from bench.reports.table import COLUMNS, PEAK_MEMORY_NOTE, Row, cells, comparison_rows, footnotes
 from bench.reports.trends import device_series
 from bench.results.device_records import DeviceInfo, DeviceState
-from bench.results.records import JobResult, JobStatus
+from bench.results.records import JobResult, JobStatus, RawRun
 from bench.results.store import RunRecord, Store
 
 SITE_MARKER = ".bench-site"  # marks a folder this module may replace
@@ -142,6 +142,36 @@ def _state_rows(before: DeviceState | None, after: DeviceState | None) -> list[d
             for k in dict.fromkeys([*first, *second])]
 
 
+OUTSIDE_THE_APP = "memory the Neural Engine or GPU holds outside the app's process is not counted"
+
+
+def _footprint_rows(raw: RawRun) -> list[tuple[str, str, str, str]]:
+    """An iPhone job's memory by phase, and which one the table's peak column shows."""
+    in_table = "the table's peak MB" if raw.phys_footprint_predict_peak_mb is not None else ""
+    lifetime_in_table = "" if in_table else "the table's peak MB (this runner build reads no phases)"
+    rows = [
+        ("compile", _number(raw.compile_ms), "ms", "MLModel.compileModel on the phone"),
+        ("phys_footprint peak while compiling", _number(raw.phys_footprint_compile_peak_mb, 1), "MB",
+         "the app's own reading, every 5 ms while Core ML compiles the package"),
+        ("phys_footprint peak while loading", _number(raw.phys_footprint_load_peak_mb, 1), "MB",
+         "while MLModel(contentsOf:) loads it for the compute units"),
+        ("phys_footprint after loading", _number(raw.phys_footprint_after_load_mb, 1), "MB", "once loaded"),
+        ("phys_footprint peak during timed predictions", _number(raw.phys_footprint_predict_peak_mb, 1), "MB",
+         "; ".join(x for x in (in_table, "what the app holds while it runs the model", OUTSIDE_THE_APP) if x)),
+        ("phys_footprint lifetime peak", _number(raw.phys_footprint_peak_mb, 1), "MB",
+         "; ".join(x for x in (lifetime_in_table, "ledger_phys_footprint_peak: compiling and loading included",
+                               OUTSIDE_THE_APP) if x)),
+        ("phys_footprint peak sampled from the host", _number(raw.sampled_phys_footprint_peak_mb, 1), "MB",
+         "sysmontap's physFootprint for the app, a few readings a second"),
+    ]
+    if raw.compute_plan is None:
+        rows.append(("compute plan", raw.compute_plan_unavailable or "-", "", "why Core ML gave no plan"))
+    else:
+        rows.append(("compute plan", ", ".join(f"{k} {v}" for k, v in raw.compute_plan.items()), "operations",
+                     "MLComputePlan's preferred device per operation"))
+    return rows
+
+
 def _numbers(job: JobResult) -> list[dict[str, str]]:
     """Every recorded number of a job, with its unit and what it means."""
     raw, lat, acc = job.raw, job.latency_ms, job.accuracy
@@ -155,6 +185,8 @@ def _numbers(job: JobResult) -> list[dict[str, str]]:
             ("init", _number(raw.init_ms), "ms", "load the model, apply the delegate, allocate tensors"),
             ("first inference", _number(raw.first_inference_ms), "ms", "the first warm-up run (cold caches)"),
             ("warm-up runs", _number(len(raw.warmup_ms)), "runs", "not counted in the statistics"),
+        ]
+        rows += _footprint_rows(raw) if raw.engine == "coreml" else [
             ("peak memory after init", _number(raw.peak_rss_after_init_mb, 1), "MB", "VmHWM once the model is ready"),
             ("peak memory", _number(raw.peak_rss_mb, 1), "MB", PEAK_MEMORY_NOTE.removeprefix("peak MB: ")),
         ]

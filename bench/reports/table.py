@@ -19,8 +19,12 @@ from bench.results.records import JobResult, JobStatus
 FORMATS = ("table", "md", "csv", "json")
 PEAK_MEMORY_NOTE = ("peak MB: peak resident set (VmHWM) of the process that ran the model: its heap, the mapped "
                     "model file and the pages of the runtime's libraries it touched")
-FOOTPRINT_NOTE = ("peak MB on an iPhone: the app's phys_footprint at its highest, what iOS counts against its "
-                  "memory limit (the runner app's own reading)")
+FOOTPRINT_NOTE = ("peak MB on an iPhone: the app's phys_footprint at its highest during the timed predictions, what "
+                  "iOS counts against its memory limit (the runner app's own reading; compile and load peaks are on "
+                  "the job page); memory the Neural Engine or GPU holds outside the app is not in it")
+LIFETIME_FOOTPRINT_NOTE = ("peak MB marked * on an iPhone: the app's lifetime phys_footprint peak, compiling and "
+                           "loading the model included (a runner build that does not read phases); memory the "
+                           "Neural Engine or GPU holds outside the app is not in it")
 NOT_MEASURED = "accuracy not measured: pass --imagenet DIR (or set BENCH_IMAGENET) to score on ImageNet val"
 
 
@@ -126,7 +130,8 @@ def cells(row: Row) -> dict[str, str]:
         else f"{row.accelerator} -> {row.accelerator_used}",
         "threads": str(row.threads),
         "size": _num(row.model_size_bytes / 1e6 if row.model_size_bytes else None, 2),
-        "peak": _num(row.peak_rss_mb, 1), "init": _num(row.init_ms, 1), "p50": _num(row.p50_ms, 2), "ci": ci,
+        "peak": _num(row.peak_rss_mb, 1) + ("*" if row.peak_memory_kind == "phys_footprint lifetime" else ""),
+        "init": _num(row.init_ms, 1), "p50": _num(row.p50_ms, 2), "ci": ci,
         "p90": _num(row.p90_ms, 2), "fps": _num(row.fps, 1),
         "top1": _num(100 * row.top1 if row.top1 is not None else None, 1) + (" †" if row.scored_by else ""),
         "top5": _num(100 * row.top5 if row.top5 is not None else None, 1),
@@ -157,6 +162,8 @@ def footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
         notes.append(PEAK_MEMORY_NOTE)
     if "phys_footprint" in kinds:
         notes.append(FOOTPRINT_NOTE)
+    if "phys_footprint lifetime" in kinds:
+        notes.append(LIFETIME_FOOTPRINT_NOTE)
     return notes
 
 

@@ -48,10 +48,15 @@ class RawRun:
     # the app's memory limit) as the app read it after loading and at its peak, and as sampled from the host
     compile_ms: float | None = None
     phys_footprint_after_load_mb: float | None = None
-    phys_footprint_peak_mb: float | None = None
+    phys_footprint_peak_mb: float | None = None  # the app's lifetime peak: compile, load and predictions
     sampled_phys_footprint_peak_mb: float | None = None
-    # Core ML's compute plan (iOS 17.4+): how many operations each compute device was given
+    # the app's own peak within each phase (runner builds that read them; None before)
+    phys_footprint_compile_peak_mb: float | None = None
+    phys_footprint_load_peak_mb: float | None = None
+    phys_footprint_predict_peak_mb: float | None = None
+    # Core ML's compute plan (iOS 17.4+): how many operations each compute device was given, or why there is none
     compute_plan: dict[str, int] | None = None
+    compute_plan_unavailable: str | None = None
     # where the tool gives them: each timed run's start since the first (s), and the timed runs' wall time
     # (s, sleeps of --run_frequency included)
     run_starts_s: tuple[float, ...] = ()
@@ -65,15 +70,23 @@ class RawRun:
 
     @property
     def peak_memory_mb(self) -> float | None:
-        """Peak memory as the platform counts it: VmHWM (Linux, Android), else phys_footprint (iOS)."""
-        return self.peak_rss_mb if self.peak_rss_mb is not None else self.phys_footprint_peak_mb
+        """Peak memory as the platform counts it: VmHWM (Linux, Android), else phys_footprint (iOS) during the
+        timed predictions, or the app's lifetime peak where the runner did not read phases."""
+        if self.peak_rss_mb is not None:
+            return self.peak_rss_mb
+        if self.phys_footprint_predict_peak_mb is not None:
+            return self.phys_footprint_predict_peak_mb
+        return self.phys_footprint_peak_mb
 
     @property
     def peak_memory_kind(self) -> str | None:
-        """Which peak_memory_mb is: "vmhwm", "phys_footprint", or None when neither was read."""
+        """Which peak_memory_mb is: "vmhwm", "phys_footprint" (during predictions), "phys_footprint lifetime"
+        (compile and load included), or None when none was read."""
         if self.peak_rss_mb is not None:
             return "vmhwm"
-        return "phys_footprint" if self.phys_footprint_peak_mb is not None else None
+        if self.phys_footprint_predict_peak_mb is not None:
+            return "phys_footprint"
+        return "phys_footprint lifetime" if self.phys_footprint_peak_mb is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"cpu_mask": self.cpu_mask, "run_starts_s": list(self.run_starts_s), "timed_s": self.timed_s,
@@ -81,7 +94,11 @@ class RawRun:
                 "phys_footprint_after_load_mb": self.phys_footprint_after_load_mb,
                 "phys_footprint_peak_mb": self.phys_footprint_peak_mb,
                 "sampled_phys_footprint_peak_mb": self.sampled_phys_footprint_peak_mb,
-                "compute_plan": self.compute_plan, "op_profile": self.op_profile,
+                "phys_footprint_compile_peak_mb": self.phys_footprint_compile_peak_mb,
+                "phys_footprint_load_peak_mb": self.phys_footprint_load_peak_mb,
+                "phys_footprint_predict_peak_mb": self.phys_footprint_predict_peak_mb,
+                "compute_plan": self.compute_plan, "compute_plan_unavailable": self.compute_plan_unavailable,
+                "op_profile": self.op_profile,
                 "summary_ms": self.summary.to_dict() if self.summary else None,
                 "tool_memory_init_delta_mb": self.tool_memory_init_delta_mb,
                 "tool_memory_overall_delta_mb": self.tool_memory_overall_delta_mb,
@@ -109,7 +126,11 @@ class RawRun:
                    phys_footprint_after_load_mb=data.get("phys_footprint_after_load_mb"),
                    phys_footprint_peak_mb=data.get("phys_footprint_peak_mb"),
                    sampled_phys_footprint_peak_mb=data.get("sampled_phys_footprint_peak_mb"),
-                   compute_plan=data.get("compute_plan"), run_starts_s=tuple(data.get("run_starts_s") or ()),
+                   phys_footprint_compile_peak_mb=data.get("phys_footprint_compile_peak_mb"),
+                   phys_footprint_load_peak_mb=data.get("phys_footprint_load_peak_mb"),
+                   phys_footprint_predict_peak_mb=data.get("phys_footprint_predict_peak_mb"),
+                   compute_plan=data.get("compute_plan"), compute_plan_unavailable=data.get("compute_plan_unavailable"),
+                   run_starts_s=tuple(data.get("run_starts_s") or ()),
                    timed_s=data.get("timed_s"), cpu_mask=data.get("cpu_mask"))
 
 

@@ -277,7 +277,10 @@ class IOSDevice:
             accelerator_used=accelerator_used(job.accelerator, result.compute_plan), raw_output=text,
             compile_ms=result.compile_ms, phys_footprint_after_load_mb=result.footprint_after_load_mb,
             phys_footprint_peak_mb=result.footprint_peak_mb, sampled_phys_footprint_peak_mb=sampled_mb,
-            compute_plan=result.compute_plan,
+            phys_footprint_compile_peak_mb=result.footprint_compile_peak_mb,
+            phys_footprint_load_peak_mb=result.footprint_load_peak_mb,
+            phys_footprint_predict_peak_mb=result.footprint_predict_peak_mb,
+            compute_plan=result.compute_plan, compute_plan_unavailable=result.compute_plan_unavailable,
         )
 
     def cleanup(self) -> None:

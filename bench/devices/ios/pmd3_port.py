@@ -41,6 +41,7 @@ from bench.devices.ios.port import (
     Preflight,
     ProcessSample,
 )
+from bench.devices.ios.reports import jetsam_killed
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,6 +79,15 @@ def fault_of(error: BaseException) -> IOSPortError | None:
         if name in _FAULT_OF:
             return IOSPortError(_FAULT_OF[name], text[:200] or name)
     return None
+
+
+# what a dead connection raises: the phone was unplugged, slept, or its lockdown session ended
+_BROKEN = {"ConnectionTerminatedError", "ConnectionAbortedError", "ConnectionResetError", "BrokenPipeError",
+           "IncompleteReadError", "ConnectionFailedError", "StreamClosedError"}
+
+
+def is_broken_connection(error: BaseException) -> bool:
+    return any(cls.__name__ in _BROKEN for cls in type(error).__mro__)
 
 
 def _import_library() -> None:
@@ -130,21 +140,46 @@ class Pmd3Port:
         self._loop.close()
 
     # --- plumbing -----------------------------------------------------------------------------
-    def _call(self, make: Callable[[], Coroutine[Any, Any, T]], timeout_s: float = CALL_TIMEOUT_S) -> T:
-        """Run a coroutine on the port's loop; turn the library's failures into IOSPortError."""
-        future = asyncio.run_coroutine_threadsafe(make(), self._loop)
-        try:
-            return future.result(timeout_s)
-        except IOSPortError:
-            raise
-        except TimeoutError as exc:
-            future.cancel()
-            raise IOSPortError(IOSFault.HUNG, f"no answer in {timeout_s:.0f} s") from exc
-        except Exception as exc:  # pymobiledevice3 raises its own hierarchy, OSError and asyncio errors
-            translated = fault_of(exc)
-            if translated is None:
+    def _call(self, make: Callable[[], Coroutine[Any, Any, T]], timeout_s: float = CALL_TIMEOUT_S,
+              udid: str | None = None) -> T:
+        """Run a coroutine on the port's loop; turn the library's failures into IOSPortError.
+
+        For a call on one phone (`udid`), a connection that broke (the phone was unplugged and plugged
+        back, its lockdown or RSD connection is dead) is opened afresh and the call tried once more.
+        """
+        for attempt in (1, 2):
+            future = asyncio.run_coroutine_threadsafe(make(), self._loop)
+            try:
+                return future.result(timeout_s)
+            except IOSPortError:
                 raise
-            raise translated from exc
+            except TimeoutError as exc:
+                future.cancel()
+                raise IOSPortError(IOSFault.HUNG, f"no answer in {timeout_s:.0f} s") from exc
+            except Exception as exc:  # pymobiledevice3 raises its own hierarchy, OSError and asyncio errors
+                if udid is not None and attempt == 1 and is_broken_connection(exc):
+                    log.info("%s: connection broke (%s); opening it again", udid, type(exc).__name__)
+                    self._forget(udid)
+                    continue
+                translated = fault_of(exc)
+                if translated is None:
+                    raise
+                raise translated from exc
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _forget(self, udid: str) -> None:
+        """Drop a phone's cached lockdown, RSD and tunnel (closing what still can be), so the next call opens them."""
+        async def run() -> None:
+            for cache in (self._lockdown, self._rsd):
+                if (closeable := cache.pop(udid, None)) is not None:
+                    with contextlib.suppress(Exception):
+                        await closeable.close()
+            if (tunnel := self._tunnels.pop(udid, None)) is not None:
+                with contextlib.suppress(Exception):
+                    await tunnel.aclose()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
 
     async def _lockdown_for(self, udid: str, *, paired: bool = True) -> Any:
         from pymobiledevice3.lockdown import create_using_usbmux
@@ -235,12 +270,14 @@ class Pmd3Port:
                     battery = await diagnostics.get_battery() or {}
             temperature = battery.get("Temperature")  # hundredths of a degree Celsius
             celsius = temperature / 100.0 if isinstance(temperature, int | float) else None
-            return Preflight(locked=False, developer_mode=developer_mode, disk_image_mounted=bool(mounted),
+            # lockdown's PasswordProtected: true while the screen is locked behind a passcode
+            locked = bool(await lockdown.get_value(key="PasswordProtected"))
+            return Preflight(locked=locked, developer_mode=developer_mode, disk_image_mounted=bool(mounted),
                              tunnel=tunnel, battery_percent=battery.get("CurrentCapacity"),
                              battery_temperature_c=celsius,
                              charging=battery.get("IsCharging"))
 
-        return self._call(run, timeout_s=120)
+        return self._call(run, timeout_s=120, udid=udid)
 
     def ensure_disk_image(self, udid: str) -> None:
         async def run() -> None:
@@ -257,7 +294,7 @@ class Pmd3Port:
                     raise IOSPortError(IOSFault.DISK_IMAGE_NOT_MOUNTED, str(exc)[:200]) from exc
                 raise
 
-        self._call(run)
+        self._call(run, udid=udid)
 
     def installed_app(self, udid: str, bundle_id: str) -> InstalledApp | None:
         async def run() -> InstalledApp | None:
@@ -271,7 +308,7 @@ class Pmd3Port:
             return InstalledApp(bundle_id=bundle_id, version=str(info.get("CFBundleShortVersionString", "")),
                                 build=str(info.get("CFBundleVersion", "")))
 
-        return self._call(run)
+        return self._call(run, udid=udid)
 
     def install(self, udid: str, ipa: Path) -> None:
         async def run() -> None:
@@ -280,7 +317,7 @@ class Pmd3Port:
             async with InstallationProxyService(await self._lockdown_for(udid)) as proxy:
                 await proxy.install_from_local(ipa)
 
-        self._call(run)
+        self._call(run, udid=udid)
 
     async def _container(self, udid: str, bundle_id: str) -> Any:
         from pymobiledevice3.services.house_arrest import HouseArrestService
@@ -289,13 +326,11 @@ class Pmd3Port:
 
     def _in_container(self, udid: str, bundle_id: str, action: Callable[[Any], Awaitable[T]]) -> T:
         async def run() -> T:
-            afc = await self._container(udid, bundle_id)
-            try:
+            # `async with` exits through AfcService.aclose(), which also stops the AFC reader task
+            async with await self._container(udid, bundle_id) as afc:
                 return await action(afc)
-            finally:
-                await afc.close()
 
-        return self._call(run)
+        return self._call(run, udid=udid)
 
     def list_files(self, udid: str, bundle_id: str, folder: str) -> list[str]:
         async def action(afc: Any) -> list[str]:
@@ -347,7 +382,7 @@ class Pmd3Port:
             self._samplers[pid] = (task, peak)
             return pid
 
-        return self._call(run, timeout_s=120)
+        return self._call(run, timeout_s=120, udid=udid)
 
     async def _sample(self, udid: str, pid: int, peak: dict[str, float]) -> None:
         """Follow the pid's physFootprint with sysmontap until it exits (or the sampler is cancelled)."""
@@ -375,7 +410,7 @@ class Pmd3Port:
                 self._samplers[pid][0].cancel()
             return running
 
-        return self._call(run, timeout_s=60)
+        return self._call(run, timeout_s=60, udid=udid)
 
     def kill(self, udid: str, pid: int) -> None:
         async def run() -> None:
@@ -388,7 +423,7 @@ class Pmd3Port:
             if pid in self._samplers:
                 self._samplers[pid][0].cancel()
 
-        self._call(run, timeout_s=60)
+        self._call(run, timeout_s=60, udid=udid)
 
     def sample_process(self, udid: str, pid: int) -> ProcessSample | None:
         _, peak = self._samplers.get(pid, (None, {}))
@@ -400,6 +435,7 @@ class Pmd3Port:
 
             reports = []
             async with CrashReportsManager(await self._lockdown_for(udid)) as manager:
+                await manager.flush()  # the crash mover moves pending reports into the folder first
                 for name in await manager.ls("/", depth=1):
                     base = name.rsplit("/", 1)[-1]
                     if not (base.startswith(process_name) or base.startswith("JetsamEvent")):
@@ -411,9 +447,9 @@ class Pmd3Port:
                         continue
                     text = (await manager.afc.get_file_contents(name)).decode(errors="replace")
                     jetsam = base.startswith("JetsamEvent")
-                    if jetsam and process_name not in text:
-                        continue
+                    if jetsam and not jetsam_killed(text, process_name):
+                        continue  # the runner was only among the resident processes
                     reports.append(CrashReport(name=base, text=text, killed_for_memory=jetsam))
             return reports
 
-        return self._call(run, timeout_s=120)
+        return self._call(run, timeout_s=120, udid=udid)

@@ -61,11 +61,13 @@ enum RunnerError: Error, CustomStringConvertible {
     case arguments(String)
     case model(String)
     case inputs(String)
+    case unavailable(String)
 
     var description: String {
         switch self {
         case .arguments(let m): return "arguments: \(m)"
         case .model(let m): return "model: \(m)"
+        case .unavailable(let m): return m
         case .inputs(let m): return "inputs: \(m)"
         }
     }

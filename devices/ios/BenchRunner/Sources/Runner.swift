@@ -26,14 +26,24 @@ struct Runner {
         let configuration = MLModelConfiguration()
         configuration.computeUnits = try Self.units(args.computeUnits)
 
+        // memory by phase: compiling and loading can peak far above what predictions hold (bench's table shows
+        // the predictions' peak; the lifetime peak includes all three)
+        var footprint: [String: Double] = [:]
+        let phase = PhaseSampler()
+
         var start = DispatchTime.now()
+        phase.begin()
         let compiled = try await MLModel.compileModel(at: Arguments.url(args.model))
+        footprint["compile_peak"] = phase.end()
         result["compile_ms"] = Self.ms(since: start)
 
         start = DispatchTime.now()
+        phase.begin()
         let model = try MLModel(contentsOf: compiled, configuration: configuration)
+        footprint["load_peak"] = phase.end()
         result["load_ms"] = Self.ms(since: start)
-        if let memory = Memory.footprint() { result["phys_footprint_mb"] = ["after_load": memory.now] }
+        footprint["after_load"] = Memory.footprint()?.now
+        result["phys_footprint_mb"] = footprint
 
         let input = model.modelDescription.inputDescriptionsByName.first!
         let shape = try args.inputShape ?? Self.fixedShape(input.value)
@@ -45,20 +55,20 @@ struct Runner {
         let warmup = try loop(model, features, runs: args.warmupRuns, minSecs: args.warmupMinSecs)
         result["warmup_ms"] = warmup
         result["first_prediction_ms"] = warmup.first ?? NSNull()
+        phase.begin()
         result["latencies_ms"] = try loop(model, features, runs: args.numRuns, minSecs: args.minSecs)
+        footprint["predict_peak"] = phase.end()
 
-        if #available(iOS 17.4, *), let plan = try? await Self.computePlan(compiled, configuration) {
-            result["compute_plan"] = plan
+        switch await Self.computePlan(compiled, configuration) {
+        case .success(let plan): result["compute_plan"] = plan
+        case .failure(let why): result["compute_plan_unavailable"] = "\(why)"
         }
         if let inputs = args.inputs, let inputsShape = args.inputsShape {
             let top5 = try classify(model, inputName: input.key, file: inputs, shape: inputsShape)
             result["accuracy"] = ["images": top5.count, "top5": top5]
         }
-        if let memory = Memory.footprint() {
-            var footprint = result["phys_footprint_mb"] as? [String: Double] ?? [:]
-            footprint["peak"] = memory.peak
-            result["phys_footprint_mb"] = footprint
-        }
+        footprint["peak"] = Memory.footprint()?.peak  // the lifetime peak: compile, load and predictions
+        result["phys_footprint_mb"] = footprint
     }
 
     /// Runs until both `runs` and `minSecs` are reached, never past `args.maxSecs` (benchmark_model's rule).
@@ -105,20 +115,34 @@ struct Runner {
         return rows
     }
 
-    @available(iOS 17.4, *)
-    private static func computePlan(_ compiled: URL, _ configuration: MLModelConfiguration) async throws -> [String: Int] {
-        let plan = try await MLComputePlan.load(contentsOf: compiled, configuration: configuration)
-        var counts = ["cpu": 0, "gpu": 0, "neuralEngine": 0]
-        guard case .program(let program) = plan.modelStructure, let main = program.functions["main"] else { return counts }
-        for operation in main.block.operations {
-            switch plan.deviceUsage(for: operation)?.preferred {
-            case .cpu: counts["cpu", default: 0] += 1
-            case .gpu: counts["gpu", default: 0] += 1
-            case .neuralEngine: counts["neuralEngine", default: 0] += 1
-            default: break
+    /// Operations per compute device from MLComputePlan, which the iOS 17.4 SDK (Xcode 15.3, Swift 5.10)
+    /// first has: `#available` alone does not build on older SDKs, so the code is compiled only where the
+    /// SDK has it, and older builds or older iOS say why there is no plan.
+    private static func computePlan(_ compiled: URL, _ configuration: MLModelConfiguration) async
+        -> Result<[String: Int], RunnerError> {
+        #if compiler(>=5.10)
+        guard #available(iOS 17.4, *) else { return .failure(.unavailable("compute plan needs iOS 17.4")) }
+        do {
+            let plan = try await MLComputePlan.load(contentsOf: compiled, configuration: configuration)
+            var counts = ["cpu": 0, "gpu": 0, "neuralEngine": 0]
+            guard case .program(let program) = plan.modelStructure, let main = program.functions["main"] else {
+                return .success(counts)
             }
+            for operation in main.block.operations {
+                switch plan.deviceUsage(for: operation)?.preferred {
+                case .cpu: counts["cpu", default: 0] += 1
+                case .gpu: counts["gpu", default: 0] += 1
+                case .neuralEngine: counts["neuralEngine", default: 0] += 1
+                default: break
+                }
+            }
+            return .success(counts)
+        } catch {
+            return .failure(.unavailable("compute plan failed: \(error)"))
         }
-        return counts
+        #else
+        return .failure(.unavailable("compute plan unavailable: BenchRunner was built before Xcode 15.3"))
+        #endif
     }
 
     private static func units(_ name: String) throws -> MLComputeUnits {
@@ -155,7 +179,7 @@ struct Runner {
         case .fair: return "fair"
         case .serious: return "serious"
         case .critical: return "critical"
-        @unknown default: return "critical"
+        @unknown default: return "unknown"  // a state newer than this build: said as such, never guessed
         }
     }
 
@@ -166,6 +190,14 @@ struct Runner {
         let bundle = Bundle.main
         return ["version": bundle.object(forInfoDictionaryKey: "CFBundleShortVersionString") as? String ?? "?",
                 "build": bundle.object(forInfoDictionaryKey: "CFBundleVersion") as? String ?? "?",
-                "os": "iOS \(ProcessInfo.processInfo.operatingSystemVersionString)", "machine": machine]
+                "os": "iOS \(Self.osVersion())", "machine": machine]
+    }
+
+    /// "17.4.1", as the result format documents `runner.os` ("iOS 17.4.1"); operatingSystemVersionString
+    /// is "Version 17.4.1 (Build 21E236)", meant for people, not parsers.
+    private static func osVersion() -> String {
+        let v = ProcessInfo.processInfo.operatingSystemVersion
+        return v.patchVersion > 0 ? "\(v.majorVersion).\(v.minorVersion).\(v.patchVersion)"
+            : "\(v.majorVersion).\(v.minorVersion)"
     }
 }
