@@ -48,6 +48,59 @@ T = TypeVar("T")
 CALL_TIMEOUT_S = 600.0  # an install or a large push can take minutes
 SAMPLE_INTERVAL_MS = 500
 
+# Every pymobiledevice3 name the port uses: (module, name, what it must be, keyword arguments the port passes).
+# "coroutine": awaited (decorators unwrapped); "async generator": iterated with `async for`; "class": called;
+# "property" / "attribute": read on an instance. tests/test_ios_library_boundary.py checks each against the
+# installed release, so a release that renames, moves or un-awaits one fails there, not on a phone.
+LIBRARY_USE: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("pymobiledevice3.usbmux", "list_devices", "coroutine", ("usbmux_address",)),
+    ("pymobiledevice3.lockdown", "create_using_usbmux", "coroutine", ("serial", "autopair", "usbmux_address")),
+    ("pymobiledevice3.lockdown", "LockdownClient.get_value", "coroutine", ("domain", "key")),
+    ("pymobiledevice3.lockdown", "LockdownClient.get_developer_mode_status", "coroutine", ()),
+    ("pymobiledevice3.lockdown", "LockdownClient.close", "coroutine", ()),
+    ("pymobiledevice3.lockdown", "LockdownClient.product_version", "property", ()),
+    ("pymobiledevice3.lockdown", "LockdownClient.paired", "attribute", ()),
+    ("pymobiledevice3.lockdown", "LockdownClient.all_values", "attribute", ()),
+    ("pymobiledevice3.tunneld.api", "get_tunneld_device_by_udid", "coroutine", ()),
+    ("pymobiledevice3.remote.userspace_tunnel", "UserspaceRsdTunnel", "class", ("serial", "autopair")),
+    ("pymobiledevice3.remote.userspace_tunnel", "UserspaceRsdTunnel.aopen", "coroutine", ()),
+    ("pymobiledevice3.remote.userspace_tunnel", "UserspaceRsdTunnel.aclose", "coroutine", ()),
+    ("pymobiledevice3.services.diagnostics", "DiagnosticsService", "async context manager", ()),
+    ("pymobiledevice3.services.diagnostics", "DiagnosticsService.get_battery", "coroutine", ()),
+    ("pymobiledevice3.services.mobile_image_mounter", "MobileImageMounterService", "async context manager", ()),
+    ("pymobiledevice3.services.mobile_image_mounter", "MobileImageMounterService.is_image_mounted", "coroutine", ()),
+    ("pymobiledevice3.services.mobile_image_mounter", "auto_mount", "coroutine", ()),
+    ("pymobiledevice3.exceptions", "AlreadyMountedError", "class", ()),
+    ("pymobiledevice3.services.installation_proxy", "InstallationProxyService", "async context manager", ()),
+    ("pymobiledevice3.services.installation_proxy", "InstallationProxyService.get_apps", "coroutine",
+     ("bundle_identifiers",)),
+    ("pymobiledevice3.services.installation_proxy", "InstallationProxyService.install_from_local", "coroutine", ()),
+    ("pymobiledevice3.services.house_arrest", "HouseArrestService.create", "coroutine", ()),
+    ("pymobiledevice3.services.house_arrest", "HouseArrestService", "async context manager", ()),
+    ("pymobiledevice3.services.afc", "AfcService.exists", "coroutine", ()),
+    ("pymobiledevice3.services.afc", "AfcService.listdir", "coroutine", ()),
+    ("pymobiledevice3.services.afc", "AfcService.makedirs", "coroutine", ()),
+    ("pymobiledevice3.services.afc", "AfcService.push", "coroutine", ("progress_bar",)),
+    ("pymobiledevice3.services.afc", "AfcService.get_file_contents", "coroutine", ()),
+    ("pymobiledevice3.services.afc", "AfcService.rm", "coroutine", ("force",)),
+    ("pymobiledevice3.services.afc", "AfcService.stat", "coroutine", ()),
+    ("pymobiledevice3.services.afc", "AfcService.aclose", "coroutine", ()),
+    ("pymobiledevice3.services.dvt.instruments.dvt_provider", "DvtProvider", "async context manager", ()),
+    ("pymobiledevice3.services.dvt.instruments.process_control", "ProcessControl", "async context manager", ()),
+    ("pymobiledevice3.services.dvt.instruments.process_control", "ProcessControl.launch", "coroutine",
+     ("arguments", "kill_existing", "environment")),
+    ("pymobiledevice3.services.dvt.instruments.process_control", "ProcessControl.kill", "coroutine", ()),
+    ("pymobiledevice3.services.dvt.instruments.device_info", "DeviceInfo", "async context manager", ()),
+    ("pymobiledevice3.services.dvt.instruments.device_info", "DeviceInfo.proclist", "coroutine", ()),
+    ("pymobiledevice3.services.dvt.instruments.sysmontap", "Sysmontap.create", "coroutine", ("interval",)),
+    ("pymobiledevice3.services.dvt.instruments.sysmontap", "Sysmontap", "async context manager", ()),
+    ("pymobiledevice3.services.dvt.instruments.sysmontap", "Sysmontap.iter_processes", "async generator", ()),
+    ("pymobiledevice3.services.crash_reports", "CrashReportsManager", "async context manager", ()),
+    ("pymobiledevice3.services.crash_reports", "CrashReportsManager.flush", "coroutine", ()),
+    ("pymobiledevice3.services.crash_reports", "CrashReportsManager.ls", "coroutine", ("depth",)),
+    ("pymobiledevice3.services.crash_reports", "CrashReportsManager.afc", "attribute", ()),
+)
+
 # pymobiledevice3 exception name -> the fault a user can fix (looked up by name: the set moves between releases)
 _FAULT_OF = {
     "NoDeviceConnectedError": IOSFault.NOT_CONNECTED, "DeviceNotFoundError": IOSFault.NOT_CONNECTED,
