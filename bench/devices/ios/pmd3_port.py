@@ -46,7 +46,8 @@ from bench.devices.ios.reports import jetsam_killed
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CALL_TIMEOUT_S = 600.0  # an install or a large push can take minutes
-SAMPLE_INTERVAL_MS = 500
+SAMPLE_INTERVAL_MS = 1000
+SAMPLED_PROCESS_ATTRIBUTES = ["pid", "physFootprint"]
 
 # Every pymobiledevice3 name the port uses: (module, name, what it must be, keyword arguments the port passes).
 # "coroutine": awaited (decorators unwrapped); "async generator": iterated with `async for`; "class": called;
@@ -85,15 +86,17 @@ LIBRARY_USE: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("pymobiledevice3.services.afc", "AfcService.rm", "coroutine", ("force",)),
     ("pymobiledevice3.services.afc", "AfcService.stat", "coroutine", ()),
     ("pymobiledevice3.services.afc", "AfcService.aclose", "coroutine", ()),
-    ("pymobiledevice3.services.dvt.instruments.dvt_provider", "DvtProvider", "async context manager", ()),
+    ("pymobiledevice3.services.dvt.instruments.dvt_provider", "DvtProvider", "class", ()),
+    ("pymobiledevice3.services.dvt.instruments.dvt_provider", "DvtProvider.connect", "coroutine", ()),
+    ("pymobiledevice3.services.dvt.instruments.dvt_provider", "DvtProvider.close", "coroutine", ()),
     ("pymobiledevice3.services.dvt.instruments.process_control", "ProcessControl", "async context manager", ()),
     ("pymobiledevice3.services.dvt.instruments.process_control", "ProcessControl.launch", "coroutine",
      ("arguments", "kill_existing", "environment")),
     ("pymobiledevice3.services.dvt.instruments.process_control", "ProcessControl.kill", "coroutine", ()),
     ("pymobiledevice3.services.dvt.instruments.device_info", "DeviceInfo", "async context manager", ()),
     ("pymobiledevice3.services.dvt.instruments.device_info", "DeviceInfo.proclist", "coroutine", ()),
-    ("pymobiledevice3.services.dvt.instruments.sysmontap", "Sysmontap.create", "coroutine", ("interval",)),
-    ("pymobiledevice3.services.dvt.instruments.sysmontap", "Sysmontap", "async context manager", ()),
+    ("pymobiledevice3.services.dvt.instruments.sysmontap", "Sysmontap", "async context manager",
+     ("dvt", "process_attributes", "system_attributes", "interval_ms")),
     ("pymobiledevice3.services.dvt.instruments.sysmontap", "Sysmontap.iter_processes", "async generator", ()),
     ("pymobiledevice3.services.crash_reports", "CrashReportsManager", "async context manager", ()),
     ("pymobiledevice3.services.crash_reports", "CrashReportsManager.flush", "coroutine", ()),
@@ -171,6 +174,7 @@ class Pmd3Port:
         self._lockdown: dict[str, Any] = {}
         self._rsd: dict[str, Any] = {}
         self._tunnels: dict[str, Any] = {}
+        self._dvt: dict[str, Any] = {}
         self._samplers: dict[int, tuple[asyncio.Future[None], dict[str, float]]] = {}
 
     def close(self) -> None:
@@ -178,6 +182,9 @@ class Pmd3Port:
         async def run() -> None:
             for task, _ in self._samplers.values():
                 task.cancel()
+            for dvt in self._dvt.values():
+                with contextlib.suppress(Exception):
+                    await dvt.close()
             for closeable in [*self._lockdown.values(), *self._rsd.values()]:
                 with contextlib.suppress(Exception):
                     await closeable.close()
@@ -223,6 +230,9 @@ class Pmd3Port:
     def _forget(self, udid: str) -> None:
         """Drop a phone's cached lockdown, RSD and tunnel (closing what still can be), so the next call opens them."""
         async def run() -> None:
+            if (dvt := self._dvt.pop(udid, None)) is not None:
+                with contextlib.suppress(Exception):
+                    await dvt.close()
             for cache in (self._lockdown, self._rsd):
                 if (closeable := cache.pop(udid, None)) is not None:
                     with contextlib.suppress(Exception):
@@ -422,12 +432,22 @@ class Pmd3Port:
 
         self._in_container(udid, bundle_id, action)
 
+    async def _dvt_for(self, udid: str) -> Any:
+        """The phone's one DVT connection, opened at its first use and kept for the run: launch, the
+        process list, kill and the memory sampler each open a channel on it, not a connection of their own."""
+        from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
+
+        if udid not in self._dvt:
+            dvt = DvtProvider(await self._provider(udid))
+            await dvt.connect()
+            self._dvt[udid] = dvt
+        return self._dvt[udid]
+
     def launch(self, udid: str, bundle_id: str, arguments: list[str], environment: dict[str, str]) -> int:
         async def run() -> int:
-            from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
             from pymobiledevice3.services.dvt.instruments.process_control import ProcessControl
 
-            async with DvtProvider(await self._provider(udid)) as dvt, ProcessControl(dvt) as control:
+            async with ProcessControl(await self._dvt_for(udid)) as control:
                 pid = int(await control.launch(bundle_id, arguments=arguments, kill_existing=True,
                                                environment=environment))
             peak: dict[str, float] = {}
@@ -438,26 +458,29 @@ class Pmd3Port:
         return self._call(run, timeout_s=120, udid=udid)
 
     async def _sample(self, udid: str, pid: int, peak: dict[str, float]) -> None:
-        """Follow the pid's physFootprint with sysmontap until it exits (or the sampler is cancelled)."""
-        from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
+        """Follow the pid's physFootprint with sysmontap until it exits (or the sampler is cancelled).
+
+        Sysmontap has no per-process filter: every sample lists every process, so only the two process
+        attributes read here are asked for (not the device's full list, which `Sysmontap.create` takes),
+        once every SAMPLE_INTERVAL_MS. The runner reads its own footprint every 5 ms in process; this
+        reading is the host's check on it, and the last word when the app is killed.
+        """
         from pymobiledevice3.services.dvt.instruments.sysmontap import Sysmontap
 
         with contextlib.suppress(asyncio.CancelledError, Exception):  # memory is a sample, never a job failure
-            async with DvtProvider(await self._provider(udid)) as dvt:
-                tap = await Sysmontap.create(dvt, interval=SAMPLE_INTERVAL_MS)
-                async with tap:
-                    async for processes in tap.iter_processes():
-                        for process in processes:
-                            if process.get("pid") == pid and process.get("physFootprint") is not None:
-                                peak["bytes"] = max(peak.get("bytes", 0.0), float(process["physFootprint"]))
-                                peak["at"] = time.monotonic()
+            tap = Sysmontap(await self._dvt_for(udid), SAMPLED_PROCESS_ATTRIBUTES, [], interval_ms=SAMPLE_INTERVAL_MS)
+            async with tap:
+                async for processes in tap.iter_processes():
+                    for process in processes:
+                        if process.get("pid") == pid and process.get("physFootprint") is not None:
+                            peak["bytes"] = max(peak.get("bytes", 0.0), float(process["physFootprint"]))
+                            peak["at"] = time.monotonic()
 
     def is_running(self, udid: str, pid: int) -> bool:
         async def run() -> bool:
             from pymobiledevice3.services.dvt.instruments.device_info import DeviceInfo
-            from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
 
-            async with DvtProvider(await self._provider(udid)) as dvt, DeviceInfo(dvt) as info:
+            async with DeviceInfo(await self._dvt_for(udid)) as info:
                 running = any(int(p.get("pid", -1)) == pid for p in await info.proclist())
             if not running and pid in self._samplers:
                 self._samplers[pid][0].cancel()
@@ -467,11 +490,10 @@ class Pmd3Port:
 
     def kill(self, udid: str, pid: int) -> None:
         async def run() -> None:
-            from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
             from pymobiledevice3.services.dvt.instruments.process_control import ProcessControl
 
             with contextlib.suppress(Exception):  # already gone
-                async with DvtProvider(await self._provider(udid)) as dvt, ProcessControl(dvt) as control:
+                async with ProcessControl(await self._dvt_for(udid)) as control:
                     await control.kill(pid)
             if pid in self._samplers:
                 self._samplers[pid][0].cancel()
