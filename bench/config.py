@@ -81,6 +81,9 @@ class RunConfig:
     watchdog_margin_s: float = 60.0  # a run is killed after 2 x max_secs + this
     fixed_performance: bool = False  # Android: `cmd power set-fixed-performance-mode-enabled true` for the run
     op_profiling: bool = False  # benchmark_model --enable_op_profiling: per-operator times (the profiler costs time)
+    # exit 2 when every job was measured but a result is flagged unstable or the device was not in benchmark
+    # state; by default such a run exits 0 and its warnings are printed and stored (as pyperf and hyperfine do)
+    strict: bool = False
     run_eval: str | None = None  # host copy of the phones' ImageNet run_eval: it then scores accuracy on the phone
     runner_ipa: str | None = None  # iPhones: the BenchRunner .ipa to install when missing or older
     # sustained jobs (bench.run.sustained): run each model this long in windows of window_s, at rate_hz

@@ -85,7 +85,7 @@ def test_a_hot_phone_is_waited_for_and_the_result_says_it_never_cooled(
     set_temperature(_phone_root(sims, 1), 60.0)
     code = main(["run", "--device", "sim1", "--model", str(tiny_tflite), "--variants", "original", "--num-runs", "10",
                  "--min-secs", "0", "--warmup-min-secs", "0", "--cooldown-timeout-s", "1", "--json"])
-    assert code == 2  # measured, but flagged: it never cooled
+    assert code == 0  # measured: the flag is a warning, printed and stored (exit 2 only with --strict)
     result = json.loads(capsys.readouterr().out)["results"][0]
     assert result["status"] == "ok"
     assert any("still at 60.0 °C after waiting" in w for w in result["warnings"])

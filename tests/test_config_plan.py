@@ -22,9 +22,11 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_file_then_command_line_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BENCH_IMAGENET", raising=False)
     path = tmp_path / "bench.toml"
-    path.write_text('[run]\nvariants = ["fp32", "int8"]\nthreads = [1, 2]\nnum_runs = 20\n[dataset]\nimages = 100\n')
+    path.write_text('[run]\nvariants = ["fp32", "int8"]\nthreads = [1, 2]\nnum_runs = 20\nstrict = true\n'
+                    '[dataset]\nimages = 100\n')
     config = load_config(path)
     assert (config.run.variants, config.run.threads, config.run.num_runs) == (("fp32", "int8"), (1, 2), 20)
+    assert config.run.strict and not load_config(None).run.strict  # exit 2 on unstable only when asked
     config = with_overrides(config, threads=[4], images=None, num_runs=30)
     assert (config.run.threads, config.run.num_runs, config.dataset.images) == ((4,), 30, 100)
 

@@ -60,7 +60,7 @@ def test_a_neural_engine_that_took_nothing_is_marked_in_the_table(iphone: FakePo
 
 def test_a_thermal_state_that_throttled_flags_the_job(iphone: FakePort, capsys: pytest.CaptureFixture[str]) -> None:
     iphone.thermal = ("fair", "serious")
-    assert main(["run", "--device", "iphone", "--variants", "fp16", "--num-runs", "5", "--json"]) == 2
+    assert main(["run", "--device", "iphone", "--variants", "fp16", "--num-runs", "5", "--json", "--strict"]) == 2
     result = json.loads(capsys.readouterr().out)["results"][0]
     assert result["status"] == "ok" and any("thermal status was serious" in w for w in result["warnings"])
 

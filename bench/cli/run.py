@@ -60,6 +60,8 @@ def register(subparsers: Any) -> None:
                      help="benchmark_model built for the phone's ABI (else the inventory's)")
     run.add_argument("--fixed-performance", dest="fixed_performance", action="store_const", const=True, default=None,
                      help="Android: turn on the fixed performance mode (steady clocks) for the run")
+    run.add_argument("--strict", dest="strict", action="store_const", const=True, default=None,
+                     help="exit 2 when a result is flagged unstable (default: exit 0, the warnings printed and stored)")
     run.add_argument("--op-profiling", dest="op_profiling", action="store_const", const=True, default=None,
                      help="benchmark_model's per-operator times (--enable_op_profiling; the profiler adds overhead)")
     run.add_argument("--run-eval", dest="run_eval", default=None, metavar="PATH",
@@ -116,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         warmup_runs=args.warmup_runs, warmup_min_secs=args.warmup_min_secs, prune_budget_s=args.prune_budget_s,
         benchmark_model=args.benchmark_model, cooldown_below_c=args.cooldown_below_c,
         cooldown_timeout_s=args.cooldown_timeout_s, fixed_performance=args.fixed_performance,
-        op_profiling=args.op_profiling, run_eval=args.run_eval, runner_ipa=args.runner_ipa,
+        op_profiling=args.op_profiling, strict=args.strict, run_eval=args.run_eval, runner_ipa=args.runner_ipa,
         sustained_s=args.sustained_s, rate_hz=args.rate_hz, window_s=args.window_s, concurrent=args.concurrent,
         concurrent_s=args.concurrent_s,
     )
@@ -141,7 +143,8 @@ def _run(args: argparse.Namespace) -> int:
         note(f"plots and every number of each job: python -m bench report {outcome.run_id} --format html")
     if outcome.failed:
         return EXIT_ERROR
-    return EXIT_UNSTABLE if outcome.unstable else EXIT_OK
+    # measured is success; unstable is a warning, and an exit code only when asked (--strict)
+    return EXIT_UNSTABLE if outcome.unstable and config.run.strict else EXIT_OK
 
 
 def _print_together(results: list[Any]) -> None:
