@@ -84,6 +84,7 @@ class RunConfig:
     # exit 2 when every job was measured but a result is flagged unstable or the device was not in benchmark
     # state; by default such a run exits 0 and its warnings are printed and stored (as pyperf and hyperfine do)
     strict: bool = False
+    clean: bool = False  # after the run, remove what bench pushed to the device (its own folder only)
     run_eval: str | None = None  # host copy of the phones' ImageNet run_eval: it then scores accuracy on the phone
     runner_ipa: str | None = None  # iPhones: the BenchRunner .ipa to install when missing or older
     # sustained jobs (bench.run.sustained): run each model this long in windows of window_s, at rate_hz

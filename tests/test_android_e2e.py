@@ -214,3 +214,20 @@ def test_run_eval_scores_on_the_phone_and_a_model_it_would_misfeed_is_scored_ano
     assert varied["scored_by"]["tool"] == "benchmark_model"
     assert "run_eval would feed this float32 model -1..1" in varied["scored_by"]["run_eval_not_used"]
     assert len(varied["predictions_top5"]) == 9
+
+
+def test_clean_removes_only_what_bench_put_on_the_phone(sims: Path, tiny_tflite: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    theirs = _phone_root(sims, 1) / "data/local/tmp/someone-elses.bin"
+    theirs.write_bytes(b"keep")
+    code = main(["run", "--device", "sim1", "--model", str(tiny_tflite), "--variants", "original", "--num-runs", "5",
+                 "--min-secs", "0", "--warmup-min-secs", "0", "--clean", "--json"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["results"][0]["status"] == "ok"
+    assert not (_phone_root(sims, 1) / "data/local/tmp/bench").exists() and theirs.read_bytes() == b"keep"
+    left = _phone_root(sims, 2) / "data/local/tmp/bench/models/old.tflite"
+    left.parent.mkdir(parents=True, exist_ok=True)
+    left.write_bytes(b"x")
+    assert main(["devices", "clean", "sim2"]) == 0
+    assert "sim2 (bench-sim" in capsys.readouterr().out and not left.parent.parent.exists()
+    assert main(["devices", "clean"]) == 1  # no alias: one line saying how
+    assert "python -m bench devices clean ALIAS" in capsys.readouterr().err

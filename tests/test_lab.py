@@ -42,12 +42,19 @@ def test_nights_of_a_lab(lab: Path, tiny_tflite: Path, capsys: pytest.CaptureFix
     for number in (1, 2, 3):
         set_faults(_phone(lab, number), invoke_delay_ms=WAIT_MS)
     set_free_bytes(_phone(lab, 3), 50_000_000)  # below the 200 MB floor: set aside tonight
+    left = _phone(lab, 3) / "data/local/tmp/bench/models/last-week.tflite"  # bench's: removed to free space
+    left.parent.mkdir(parents=True, exist_ok=True)
+    left.write_bytes(b"x" * 1000)
+    theirs = _phone(lab, 3) / "data/local/tmp/someone-elses.bin"  # not bench's: never touched
+    theirs.write_bytes(b"y")
     # drops once, then comes back
     set_faults(_phone(lab, 4), invoke_delay_ms=WAIT_MS, disconnect_on_command="benchmark_model --graph")
     code, night = _night(lab, tiny_tflite, capsys)
     assert code == 0, night
     phones = night["phones"]
     assert phones["sim3"]["status"] == "quarantined" and "MB free" in phones["sim3"]["reasons"][0]
+    assert "even without bench's own files" in phones["sim3"]["reasons"][0]
+    assert not left.parent.parent.exists() and theirs.read_bytes() == b"y"
     assert phones["sim3"]["ok"] == 0 and phones["sim3"]["run_id"] is None  # not run, not failed
     assert phones["sim4"]["status"] == "done" and phones["sim4"]["ok"] == 1, phones["sim4"]
     assert [r["attempt"] for r in phones["sim4"]["retries"]] == [1] and "lost phone" in phones["sim4"]["retries"][0][

@@ -11,6 +11,10 @@ from bench.cli.common import EXIT_ERROR, EXIT_OK, positive_int, print_json
 
 def register(subparsers: Any) -> None:
     devices = subparsers.add_parser("devices", help="list the host, inventory aliases and attached phones")
+    devices.add_argument("action", nargs="?", choices=["clean"],
+                         help="clean ALIAS: remove what bench put on the device (/data/local/tmp/bench on a "
+                              "phone, the runner's documents on an iPhone); nothing else is touched")
+    devices.add_argument("alias", nargs="?", default=None)
     devices.add_argument("--check", metavar="ALIAS", default=None,
                          help="probe what this phone offers bench (tools, pinning, temperatures) and what bench "
                               "does about what it lacks")
@@ -51,11 +55,28 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_ERROR if blocking else EXIT_OK
 
 
+def _clean(args: argparse.Namespace) -> int:
+    from bench.config import load_config
+    from bench.errors import ConfigError
+    from bench.run.stages import clean_device
+
+    if not args.alias:
+        raise ConfigError("name the device to clean: python -m bench devices clean ALIAS (list them with: "
+                          "python -m bench devices)")
+    info = clean_device(load_config(args.config), args.alias)
+    where = {"android": "/data/local/tmp/bench", "ios": "BenchRunner's Documents/models, inputs and results",
+             "local": "nothing: the host runs models from bench's cache"}[info.platform.value]
+    print(f"{args.alias} ({info.model}): removed {where}")
+    return EXIT_OK
+
+
 def _devices(args: argparse.Namespace) -> int:
     from bench.devices.select import list_devices
 
     if args.check:
         return _check(args)
+    if args.action == "clean":
+        return _clean(args)
 
     rows = list_devices()
     if args.json:

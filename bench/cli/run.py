@@ -60,6 +60,9 @@ def register(subparsers: Any) -> None:
                      help="benchmark_model built for the phone's ABI (else the inventory's)")
     run.add_argument("--fixed-performance", dest="fixed_performance", action="store_const", const=True, default=None,
                      help="Android: turn on the fixed performance mode (steady clocks) for the run")
+    run.add_argument("--clean", dest="clean", action="store_const", const=True, default=None,
+                     help="after the run, remove what bench pushed to the phone (/data/local/tmp/bench; an iPhone's "
+                          "app documents)")
     run.add_argument("--strict", dest="strict", action="store_const", const=True, default=None,
                      help="exit 2 when a result is flagged unstable (default: exit 0, the warnings printed and stored)")
     run.add_argument("--op-profiling", dest="op_profiling", action="store_const", const=True, default=None,
@@ -118,7 +121,8 @@ def _run(args: argparse.Namespace) -> int:
         warmup_runs=args.warmup_runs, warmup_min_secs=args.warmup_min_secs, prune_budget_s=args.prune_budget_s,
         benchmark_model=args.benchmark_model, cooldown_below_c=args.cooldown_below_c,
         cooldown_timeout_s=args.cooldown_timeout_s, fixed_performance=args.fixed_performance,
-        op_profiling=args.op_profiling, strict=args.strict, run_eval=args.run_eval, runner_ipa=args.runner_ipa,
+        op_profiling=args.op_profiling, strict=args.strict, clean=args.clean, run_eval=args.run_eval,
+        runner_ipa=args.runner_ipa,
         sustained_s=args.sustained_s, rate_hz=args.rate_hz, window_s=args.window_s, concurrent=args.concurrent,
         concurrent_s=args.concurrent_s,
     )

@@ -41,7 +41,21 @@ def health_problems(device: Device, limits: HealthLimits) -> list[str]:
             return [*problems, str(exc)]
         free = facts.free_bytes
         if free is not None and free < limits.free_storage_min_mb * 1e6:
-            problems.append(f"{free / 1e6:.0f} MB free (floor {limits.free_storage_min_mb:.0f} MB): free space on it")
+            free = _free_after_cleaning(device, free)  # bench's own files first: they are bench's to remove
+        if free is not None and free < limits.free_storage_min_mb * 1e6:
+            problems.append(f"{free / 1e6:.0f} MB free (floor {limits.free_storage_min_mb:.0f} MB) even without "
+                            "bench's own files: free space on it")
         if facts.other_benchmark:
             problems.append(f"another benchmark is running on it ({facts.other_benchmark}): stop it first")
     return problems
+
+
+def _free_after_cleaning(device: Device, free: int) -> int | None:
+    """Remove what bench pushed to the phone (its folder only; it pushes again what a job needs) and read
+    the free space again."""
+    assert isinstance(device, HealthProbe)
+    try:
+        device.cleanup()
+        return device.health_facts().free_bytes
+    except BenchError:
+        return free

@@ -73,6 +73,9 @@ def execute_run(
     if context.sustained and images:
         log.warning("a sustained run measures no accuracy; run without --sustained for the accuracy columns")
     stopped, not_run = measure_all(context, todo, Measured.from_store(stored, images), store, hooks, on_job)
+    if config.run.clean:  # every result is stored: what bench pushed for them can go
+        device.cleanup()
+        log.info("%s: removed what bench put on it", device_alias)
     return outcome(context, jobs, store, stopped, not_run)
 
 
@@ -246,3 +249,11 @@ def check_device(config: Config, alias: str) -> tuple[DeviceInfo, tuple[Capabili
     if not isinstance(device, CapabilityProbe):
         return info, None
     return info, probe_capabilities(device, config, info, fresh=True)
+
+
+def clean_device(config: Config, alias: str) -> DeviceInfo:
+    """`bench devices clean ALIAS`: remove what bench put on the device (its own folder only); what it is."""
+    device = open_configured(config, alias)
+    info = device.describe()
+    device.cleanup()
+    return info
