@@ -127,6 +127,8 @@ def _run(args: argparse.Namespace) -> int:
         concurrent_s=args.concurrent_s,
     )
 
+    config = _built_files_run_as_they_are(config, variants_given=args.variants is not None)
+
     def progress(result: Any, position: int, total: int) -> None:
         if args.json:
             return
@@ -149,6 +151,24 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     # measured is success; unstable is a warning, and an exit code only when asked (--strict)
     return EXIT_UNSTABLE if outcome.unstable and config.run.strict else EXIT_OK
+
+
+def _built_files_run_as_they_are(config: Any, *, variants_given: bool) -> Any:
+    """`--model my.tflite` (or .mlpackage) without variants named anywhere runs the file as it is (`original`):
+    the default variants need a source model to build from."""
+    from dataclasses import replace
+
+    from bench.config import RunConfig
+    from bench.progress import note
+
+    models = config.run.models
+    built = (".tflite", ".mlpackage", ".mlmodel")
+    if variants_given or config.run.variants != RunConfig().variants or not models or \
+            not all(str(m).endswith(built) for m in models):
+        return config
+    note("running the model file(s) as they are (variant original); name --variants to build others from a "
+         "source model")
+    return replace(config, run=replace(config.run, variants=("original",)))
 
 
 def _print_together(results: list[Any]) -> None:
