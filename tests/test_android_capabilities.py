@@ -173,3 +173,24 @@ def test_a_shell_confined_to_the_little_cores_is_not_pinned() -> None:
     assert not caps["taskset"].blocks_run and "not pinned" in caps["taskset"].consequence
     assert not caps["sha256sum"].ok  # an empty answer is no sha256sum, not a match
     assert not caps["temperatures"].ok and "no cool-down gate" in caps["temperatures"].consequence
+
+
+def test_device_pixel_finds_the_one_attached_pixel_and_an_alias_wins(lab: tuple, monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    from bench.devices.select import open_device
+    from bench.errors import DeviceError
+
+    labs, client, _ = lab
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(client.port))  # type: ignore[attr-defined]
+    monkeypatch.setenv("BENCH_DEVICES", str(tmp_path / "none"))
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    pixel = open_device("pixel")  # no inventory: the attached Pixel 2 XL (old-tool), matched case-insensitively
+    assert pixel.serial == labs["old-tool"].running[0].serial  # type: ignore[attr-defined]
+    with pytest.raises(DeviceError, match=r"3 attached phones match 'p'"):  # Simulated Phone, SM8550 phone, Pixel
+        open_device("p")
+    inventory = tmp_path / "devices"
+    inventory.mkdir()
+    (inventory / "lab.toml").write_text(f'[[device]]\nalias = "pixel"\nplatform = "android"\n'
+                                        f'serial = "{labs["sd8gen2"].running[0].serial}"\n')
+    monkeypatch.setenv("BENCH_DEVICES", str(inventory))
+    assert open_device("pixel").serial == labs["sd8gen2"].running[0].serial  # type: ignore[attr-defined]

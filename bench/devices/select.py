@@ -3,6 +3,7 @@ backend; `bench devices` lists the host, the inventory and what is attached."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from bench.devices.inventory import InventoryEntry, load_inventory
 from bench.devices.ios.port import IOSPort, IOSPortError
 from bench.errors import BenchError, DeviceError, DeviceNotReadyError
 from bench.paths import data_dir
+
+log = logging.getLogger(__name__)
 
 
 def inventory_folders() -> list[Path]:
@@ -57,6 +60,16 @@ def open_device(alias: str, *, benchmark_model: Path | None = None, run_eval: Pa
                           "ANDROID_SERIAL, or an alias in devices/*.toml")
     if alias in serials:
         return android(alias, alias, benchmark_model)
+    named = _attached_named(client, alias)
+    if len(named) == 1:
+        serial, model = named[0]
+        log.warning("no alias %r in devices/*.toml: using the one attached phone whose name holds it, %s (%s)",
+                    alias, model, serial)
+        return android(alias, serial, benchmark_model)
+    if named:
+        raise DeviceError(f"{len(named)} attached phones match {alias!r}: "
+                          + ", ".join(f"{model} ({serial})" for serial, model in named)
+                          + "; pick one with --device SERIAL, or give each an alias in devices/*.toml")
     known = ["local", *sorted(entries), *serials]
     raise DeviceError(f"no device {alias!r}; known: {', '.join(known)}. Add it to devices/*.toml or list them with: "
                       "python -m bench devices")
@@ -98,6 +111,22 @@ def _one_iphone(udids: list[str]) -> str:
                                   "python -m bench devices")
     raise DeviceError(f"{len(udids)} iPhones attached ({', '.join(udids)}); pick one with an alias in "
                       "devices/*.toml or BENCH_IOS_UDID")
+
+
+def _attached_named(client: object, name: str) -> list[tuple[str, str]]:
+    """(serial, model) of each online phone whose model or product name holds `name`, case-insensitive:
+    `--device pixel` finds the one attached Pixel."""
+    from bench.devices.android import adb
+
+    found = []
+    for attached in adb.attached(client):
+        if attached.state != "device":
+            continue
+        props = adb.getprops(adb.device(client, attached.serial))
+        names = [props.get(k, "") for k in ("ro.product.model", "ro.product.name", "ro.product.device")]
+        if any(name.lower() in n.lower() for n in names if n):
+            found.append((attached.serial, props.get("ro.product.model", "?")))
+    return found
 
 
 def _serial_of_model(client: object, entry: InventoryEntry) -> str:
