@@ -143,3 +143,20 @@ def test_a_night_killed_half_way_is_finished_by_resume(lab: Path, tiny_tflite: P
     assert measured() == 8  # the jobs measured before the kill were kept, not measured again
     for number in (1, 2):
         set_faults(_phone(lab, number), invoke_delay_ms=WAIT_MS)
+
+
+def test_the_shipped_examples_parse_and_are_no_inventory_until_copied(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.devices.inventory import load_inventory
+    from bench.errors import ConfigError
+    from bench.lab.settings import load_lab
+
+    examples = Path(__file__).parent.parent / "devices" / "examples"
+    phones = load_inventory([examples])  # they parse as they would once copied
+    assert {(e.alias, e.platform) for e in phones.values()} == {("pixel", "android"), ("iphone", "ios")}
+    monkeypatch.setenv("BENCH_DEVICES", str(tmp_path / "devices"))
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    _, settings, inventory = load_lab(examples / "lab.toml")
+    assert settings.devices == ("sim1", "sim2") and "pixel" not in inventory  # the example phones stay examples
+    with pytest.raises(ConfigError, match=r"copy devices/examples/lab\.toml"):
+        load_lab(tmp_path / "lab.toml")

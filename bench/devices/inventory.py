@@ -67,19 +67,20 @@ def _entry(raw: dict[str, Any], source: Path) -> InventoryEntry:
                           runner_ipa=(source.parent / ipa).resolve() if ipa else None, source=source)
 
 
-def load_inventory(folders: list[Path]) -> dict[str, InventoryEntry]:
-    """Read every `*.toml` in `folders` (missing folders are skipped); aliases must be unique."""
+def load_inventory(folders: list[Path], files: tuple[Path, ...] = ()) -> dict[str, InventoryEntry]:
+    """Read every `*.toml` in `folders` (missing folders are skipped; not their subfolders, so
+    devices/examples/ is not an inventory) and the `[[device]]` tables of `files`; aliases must be unique."""
+    paths = [p for folder in folders for p in (sorted(folder.glob("*.toml")) if folder.is_dir() else [])]
     entries: dict[str, InventoryEntry] = {}
-    for folder in folders:
-        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
-            try:
-                data = tomllib.loads(path.read_text())
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or move it out of {folder}") from exc
-            for raw in data.get("device", []):
-                entry = _entry(raw, path)
-                if entry.alias in entries:
-                    raise ConfigError(f"device alias {entry.alias!r} is defined in {entries[entry.alias].source} "
-                                      f"and {path}; rename one")
-                entries[entry.alias] = entry
+    for path in dict.fromkeys([*paths, *(f for f in files if f.resolve() not in {p.resolve() for p in paths})]):
+        try:
+            data = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or move it out of {path.parent}") from exc
+        for raw in data.get("device", []):
+            entry = _entry(raw, path)
+            if entry.alias in entries:
+                raise ConfigError(f"device alias {entry.alias!r} is defined in {entries[entry.alias].source} "
+                                  f"and {path}; rename one")
+            entries[entry.alias] = entry
     return entries

@@ -71,8 +71,8 @@ def open_device(alias: str, *, benchmark_model: Path | None = None, run_eval: Pa
                           + ", ".join(f"{model} ({serial})" for serial, model in named)
                           + "; pick one with --device SERIAL, or give each an alias in devices/*.toml")
     known = ["local", *sorted(entries), *serials]
-    raise DeviceError(f"no device {alias!r}; known: {', '.join(known)}. Add it to devices/*.toml or list them with: "
-                      "python -m bench devices")
+    raise DeviceError(f"no device {alias!r}; known: {', '.join(known)}. Add it to devices/*.toml (copy "
+                      "devices/examples/android.toml or iphone.toml) or list them with: python -m bench devices")
 
 
 def ios_port() -> IOSPort:

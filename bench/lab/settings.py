@@ -43,7 +43,8 @@ class LabSettings:
 
 def load_lab(path: Path) -> tuple[Config, LabSettings, dict[str, InventoryEntry]]:
     """The lab config: run settings, lab settings, and the phones (the inventory plus the file's own [[device]])."""
-    data = read_toml(path, "see the README's lab section for an example")
+    data = read_toml(path, "copy devices/examples/lab.toml there (it runs as it is against "
+                                 "python -m bench sim start --count 2) and list your phones in it")
     lab = dict(data.get("lab", {}))
     unknown = sorted(set(lab) - _LAB_KEYS)
     if unknown:
@@ -59,7 +60,7 @@ def load_lab(path: Path) -> tuple[Config, LabSettings, dict[str, InventoryEntry]
                            quarantine_after=int(lab.get("quarantine_after", 3)), health=limits,
                            window=int(lab.get("window", 7)), matrix=matrix)
     config = validate(config_from_dict({k: data.get(k, {}) for k in ("run", "dataset", "build")}))
-    inventory = load_inventory([*inventory_folders(), path.parent])
+    inventory = load_inventory(inventory_folders(), files=(path,))  # the inventory and the file's own phones
     return config, settings, inventory
 
 
