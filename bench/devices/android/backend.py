@@ -38,6 +38,7 @@ from bench.results.records import RawRun
 log = logging.getLogger(__name__)
 
 REMOTE_ROOT = "/data/local/tmp/bench"
+REMOTE_TOOL = f"{REMOTE_ROOT}/benchmark_model"
 SIMULATED_MANUFACTURER = "bench-sim"
 RECONNECT_WAIT_S = 15.0
 
@@ -155,9 +156,9 @@ class AndroidDevice:
         if tool is not None:
             problem = binary_problem(tool, abi)
             if problem is None:
-                remote = f"{REMOTE_ROOT}/benchmark_model"
-                self.pushed_bytes += adb.push_if_changed(self.device, [(tool, self.tool_sha256(), remote)], mode=0o755)
-                _, help_text = adb.shell(self.device, f"{remote} --help", timeout_s=60)
+                self.pushed_bytes += adb.push_if_changed(self.device, [(tool, self.tool_sha256(), REMOTE_TOOL)],
+                                                         mode=0o755)
+                _, help_text = adb.shell(self.device, f"{REMOTE_TOOL} --help", timeout_s=60)
             else:
                 help_text = problem
         caps += probes.tool_capabilities(help_text, tool_sha256=self.tool_sha256() if tool else None,
@@ -193,7 +194,7 @@ class AndroidDevice:
             raise DeviceError(f"no benchmark_model for {self.serial}'s ABI; give one with --benchmark-model PATH "
                               "or fetch the official build with: python -m bench tools fetch")
         pairs = [(job.model_path, job.model_sha256, remote_model_path(job.model_sha256)),
-                 (self.tool, self.tool_sha256(), f"{REMOTE_ROOT}/benchmark_model")]
+                 (self.tool, self.tool_sha256(), REMOTE_TOOL)]
         moved = adb.push_if_changed(self.device, pairs, executables=frozenset({pairs[1][2]}))
         self.pushed_bytes += moved
         log.info("%s: pushed %d bytes for %s", self.serial, moved, job.job_id)
@@ -226,7 +227,7 @@ class AndroidDevice:
         # None when the phone hides its clocks or has no taskset (bench devices --check says which): not pinned
         topology = self.topology() if self._has("taskset") else None
         mask = topology.mask(job.threads) if topology else None
-        line = command_line(f"{REMOTE_ROOT}/benchmark_model", flags, mask, sample_memory=self.sample_memory,
+        line = command_line(REMOTE_TOOL, flags, mask, sample_memory=self.sample_memory,
                             sampler_mask=topology.spare_mask(job.threads) if topology else None)
         run = run_tool(self.device, line, timeout_s=s.watchdog_s)
         check_flags_taken(run.output, set(flags))
@@ -262,7 +263,7 @@ class AndroidDevice:
         if unsuitable is not None:  # a wrong number is worse than another tool: say why in the result
             log.warning("%s: not scored with run_eval (%s); scoring with benchmark_model", job.job_id, unsuitable)
         top5, scores, wall_s = classify_on_phone(
-            self.device, job.model_path, flags["graph"], f"{REMOTE_ROOT}/benchmark_model",
+            self.device, job.model_path, flags["graph"], REMOTE_TOOL,
             {k: v for k, v in flags.items() if k not in ("graph", "input_layer", "input_layer_shape",
                                                          "enable_op_profiling")}, accuracy, job.input_shape)
         scored_by = None if unsuitable is None else {"tool": "benchmark_model", "run_eval_not_used": unsuitable}

@@ -182,15 +182,8 @@ class Pmd3Port:
         async def run() -> None:
             for task, _ in self._samplers.values():
                 task.cancel()
-            for dvt in self._dvt.values():
-                with contextlib.suppress(Exception):
-                    await dvt.close()
-            for closeable in [*self._lockdown.values(), *self._rsd.values()]:
-                with contextlib.suppress(Exception):
-                    await closeable.close()
-            for tunnel in self._tunnels.values():
-                with contextlib.suppress(Exception):
-                    await tunnel.aclose()
+            for udid in {*self._dvt, *self._lockdown, *self._rsd, *self._tunnels}:
+                await self._close_phone(udid)
 
         if self._thread.is_alive():
             with contextlib.suppress(Exception):
@@ -227,22 +220,20 @@ class Pmd3Port:
                 raise translated from exc
         raise AssertionError("unreachable: the second attempt returns or raises")
 
-    def _forget(self, udid: str) -> None:
-        """Drop a phone's cached lockdown, RSD and tunnel (closing what still can be), so the next call opens them."""
-        async def run() -> None:
-            if (dvt := self._dvt.pop(udid, None)) is not None:
+    async def _close_phone(self, udid: str) -> None:
+        """Drop a phone's cached DVT, lockdown, RSD and tunnel, closing what still can be."""
+        for cache in (self._dvt, self._lockdown, self._rsd):
+            if (closeable := cache.pop(udid, None)) is not None:
                 with contextlib.suppress(Exception):
-                    await dvt.close()
-            for cache in (self._lockdown, self._rsd):
-                if (closeable := cache.pop(udid, None)) is not None:
-                    with contextlib.suppress(Exception):
-                        await closeable.close()
-            if (tunnel := self._tunnels.pop(udid, None)) is not None:
-                with contextlib.suppress(Exception):
-                    await tunnel.aclose()
+                    await closeable.close()
+        if (tunnel := self._tunnels.pop(udid, None)) is not None:
+            with contextlib.suppress(Exception):
+                await tunnel.aclose()
 
+    def _forget(self, udid: str) -> None:
+        """Drop a phone's connections, so the next call opens them afresh."""
         with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(run(), self._loop).result(30)
+            asyncio.run_coroutine_threadsafe(self._close_phone(udid), self._loop).result(30)
 
     async def _lockdown_for(self, udid: str, *, paired: bool = True) -> Any:
         from pymobiledevice3.lockdown import create_using_usbmux
