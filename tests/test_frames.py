@@ -12,6 +12,7 @@ from bench.config import ConfigError, config_from_dict, validate
 from bench.devices.base import RunSettings
 from bench.plan import Job
 from bench.results.device_records import DeviceInfo, Platform
+from bench.run.builds import RunBuilds
 from bench.run.context import RunContext
 from bench.run.frames import measure_frames
 
@@ -57,7 +58,8 @@ def test_a_phone_says_it_cannot_run_a_pipeline() -> None:
     job = Job(job_id="pixel/pipeline-p/xnnpack/t1", device="pixel", model="efficientnet_lite0", variant="pipeline",
               accelerator="xnnpack", threads=1, frames="p")
     context = RunContext(run_id="r", config=config, alias="pixel", device=Phone(),  # type: ignore[arg-type]
-                         info=DeviceInfo(id="p", platform=Platform.ANDROID, model="Pixel"), builds={}, images=None,
+                         info=DeviceInfo(id="p", platform=Platform.ANDROID, model="Pixel"),
+                         builds=RunBuilds(config, Path("."), Platform.ANDROID), images=None,
                          settings=RunSettings(), sustained=None, gate=None)
     with pytest.raises(Exception, match="run pipelines with --device local"):
         measure_frames(context, job)

@@ -7,6 +7,7 @@ Each subcommand lives in its own module with a `register(subparsers)` function; 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -40,24 +41,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_above_progress_bars() -> contextlib.AbstractContextManager[object]:
+    """On a terminal, log lines go through tqdm, so a line logged while a bar is drawn does not tear it."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    redirect: contextlib.AbstractContextManager[object] = logging_redirect_tqdm()
+    return redirect
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # TensorFlow and LiteRT log from C++ at import; keep their chatter out unless asked for.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s",
         stream=sys.stderr,
     )
-    if not args.verbose:
+    if not args.verbose:  # bench's own progress; libraries only when something is wrong ("generated new fontManager")
+        logging.getLogger("bench").setLevel(logging.INFO)
         for noisy in ("tensorflow", "absl", "h5py"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
     if not hasattr(args, "handler"):
         parser.print_help()
         return EXIT_ERROR
     try:
-        return int(args.handler(args))
+        with _log_above_progress_bars():
+            return int(args.handler(args))
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

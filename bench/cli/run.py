@@ -129,13 +129,15 @@ def _run(args: argparse.Namespace) -> int:
 
     config = _built_files_run_as_they_are(config, variants_given=args.variants is not None)
 
+    landed: list[Any] = []
+
     def progress(result: Any, position: int, total: int) -> None:
-        if args.json:
-            return
-        what = "ok" if result.error is None else f"FAILED: {result.error}"
-        lat = result.latency_ms
-        p50 = "" if lat is None else f", p50 {lat.p50:.2f} ms" if lat.p50 is not None else f", mean {lat.mean:.2f} ms"
-        note(f"[{position}/{total}] {result.job_id}: {what}{p50}")
+        """Each row as it lands, against the fp32 row when that one is in already."""
+        from bench.reports.table import row_line
+
+        landed.append(result)
+        if not args.json:
+            note(f"[{position}/{total}] {row_line(landed, result.job_id)}")
 
     with open_store(args.store) as store:
         outcome = execute_run(config, store, cache_dir(), device_alias=args.device, resume=args.resume,

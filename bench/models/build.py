@@ -144,6 +144,20 @@ def variant_folder(cache_root: Path, model: str, variant: str, key: str) -> Path
     return cache_root / "variants" / model / f"{variant}-{key[:16]}"
 
 
+_LOADED: dict[tuple[str, str, str], KerasModels] = {}
+
+
+def _keras_models(source: ModelSource) -> KerasModels:
+    """The source's Keras models, kept for the next call: a run builds its variants one at a time, just before
+    each is measured, and loading the weights once is enough (the last two sources are kept)."""
+    key = (source.name, str(source.path), source.sha256)
+    if key not in _LOADED:
+        while len(_LOADED) >= 2:
+            del _LOADED[next(iter(_LOADED))]
+        _LOADED[key] = KerasModels(source)
+    return _LOADED[key]
+
+
 def build_variants(
     source: ModelSource,
     specs: list[VariantSpec],
@@ -152,7 +166,7 @@ def build_variants(
 ) -> list[BuildOutcome]:
     """Build (or find in the cache) each variant; one failing variant does not stop the others."""
     calibration_images = CalibrationImages(settings.imagenet, settings.cache_root)
-    keras_models = KerasModels(source)
+    keras_models = _keras_models(source)
     outcomes = []
     for spec in specs:
         start = time.monotonic()
@@ -189,7 +203,8 @@ def _build_one(
         log.info("%s %s: cache hit %s", source.name, spec.name, folder)
         return BuildOutcome(model=source.name, variant=spec.name, path=folder / MODEL_FILE, manifest=manifest,
                             cache_hit=True, duration_s=time.monotonic() - start)
-    log.info("%s %s: building", source.name, spec.name)
+    takes = f" (fine-tunes for {settings.pruning.budget_s:.0f} s: --prune-budget-s)" if spec.target_sparsity else ""
+    log.info("%s %s: building%s", source.name, spec.name, takes)
     with atomic_directory(folder) as tmp, native_stderr_captured():
         details = _write_variant(tmp, source, spec, settings, calibration_images, keras_models)
         manifest = _manifest(tmp, source, spec, key, calibration, details, time.monotonic() - start)

@@ -124,7 +124,7 @@ def prune_and_distill(teacher: Any, inputs: np.ndarray, settings: PruningSetting
     start = time.monotonic()
     steps, last_loss = 0, None
     batches = iter(dataset)
-    bar = Bar(total=settings.budget_s, desc="pruned50 fine-tune", unit="s")
+    bar = Bar(total=settings.budget_s, desc=f"pruned{100 * settings.target_sparsity:.0f} fine-tune", unit="s")
     shown = 0.0
     while True:
         step_callback.on_train_batch_begin(batch=steps)

@@ -197,3 +197,21 @@ def render(rows: list[Row], fmt: str, *, title: str = "", accuracy_measured: boo
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in body]
     return "\n".join([*out, "", *notes]) + "\n"
+
+
+def row_line(results: list[JobResult], job_id: str) -> str:
+    """One job's row as a line, as it lands (against the fp32 row when that is measured already): what a run
+    prints before its table."""
+    row = comparison_rows(results)[[r.job_id for r in results].index(job_id)]
+    c = cells(row)
+    head = f"{row.variant} {c['accelerator']} t{row.threads}:"
+    if row.status != JobStatus.OK.value:
+        return f"{head} FAILED: {row.error}"
+    parts = [f"p50 {c['p50']} ms ({c['ci']})", f"p90 {c['p90']} ms", f"{c['fps']} FPS", f"init {c['init']} ms",
+             f"peak {c['peak']} MB", f"{c['size']} MB"]
+    if row.top1 is not None:
+        parts.append(f"top-1 {c['top1']} top-5 {c['top5']}")
+    if row.speedup is not None and row.variant != "fp32":
+        parts.append(f"{c['speedup']} fp32's speed" + (f", {c['delta']} pts" if row.top1_delta_points is not None
+                                                        else ""))
+    return f"{head} " + ", ".join(parts) + (" !" if row.warnings else "")

@@ -1,5 +1,6 @@
-"""The variants a run needs, built (or found in the cache) before anything is measured, and the request a
-device gets for one of them: every way of measuring (alone, together, frame by frame) starts from here."""
+"""The variants a run needs, each built (or found in the cache) just before the first job that measures it,
+and the request a device gets for one of them: every way of measuring (alone, together, frame by frame)
+starts from here."""
 
 from __future__ import annotations
 
@@ -16,6 +17,43 @@ from bench.plan import Job
 from bench.results.device_records import Platform
 
 BuildsByPlatform = dict[Platform, Builds]  # a lab night's variants, built once for all its phones
+
+
+def builds_slowly(variant: str) -> bool:
+    """Pruning fine-tunes for its time budget (minutes by default); every other variant builds in well under
+    a minute. A run measures the quick ones first, so its first rows come early."""
+    try:
+        return parse_variant(variant).target_sparsity is not None
+    except BenchError:
+        return False
+
+
+class RunBuilds:
+    """A run's variants: the ones handed over built (a lab night's), the rest built the first time a job
+    needs them (`ensure`), so a row is measured as soon as its own variant exists."""
+
+    def __init__(self, config: Config, cache_root: Path, platform: Platform, prebuilt: Builds | None = None) -> None:
+        self._config = config
+        self._cache_root = cache_root
+        self._platform = platform
+        self._built: Builds = dict(prebuilt or {})
+
+    def get(self, key: tuple[str, str]) -> BuildOutcome | None:
+        return self._built.get(key)
+
+    def missing(self, jobs: list[Job]) -> list[Job]:
+        """The jobs whose variant is not built yet (one job per variant)."""
+        seen: dict[tuple[str, str], Job] = {}
+        for job in jobs:
+            if (job.model, job.variant) not in self._built:
+                seen.setdefault((job.model, job.variant), job)
+        return list(seen.values())
+
+    def ensure(self, jobs: list[Job]) -> None:
+        """Build the variants of `jobs` that are not built yet."""
+        missing = self.missing(jobs)
+        if missing:
+            self._built.update(build_for(self._config, missing, self._cache_root, self._platform))
 
 
 def build_for(config: Config, jobs: list[Job], cache_root: Path, platform: Platform = Platform.LOCAL) -> Builds:

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from bench.config import Config
 from bench.devices.base import Device, RunSettings
-from bench.models.build import Builds
 from bench.results.device_records import DeviceInfo
 from bench.results.records import JobResult, JobStatus
 from bench.run.accuracy import EvalImages, first_choices
+from bench.run.builds import RunBuilds
 from bench.run.sustained import SustainedPlan
 from bench.run.thermal import CooldownGate
 
@@ -27,7 +27,7 @@ class RunContext:
     alias: str  # the device as the plan names it
     device: Device
     info: DeviceInfo
-    builds: Builds
+    builds: RunBuilds  # built as the jobs come to need them
     images: EvalImages | None  # None: no accuracy in this run
     settings: RunSettings
     sustained: SustainedPlan | None  # each job one long job, without accuracy

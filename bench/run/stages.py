@@ -22,14 +22,13 @@ from bench.devices.base import CapabilityProbe, Device, FixedPerformanceDevice, 
 from bench.devices.inventory import InventoryEntry
 from bench.devices.select import open_device
 from bench.errors import BenchError, DeviceError
-from bench.models.build import Builds
 from bench.plan import Job, default_threads, plan_jobs
 from bench.progress import Bar
 from bench.results.device_records import Capability, DeviceInfo, Platform
 from bench.results.records import JobResult, JobStatus
 from bench.results.store import RunRecord, Store
 from bench.run.accuracy import EvalImages, eval_images
-from bench.run.builds import BuildsByPlatform, build_for
+from bench.run.builds import BuildsByPlatform, RunBuilds, builds_slowly
 from bench.run.concurrent import measure_together
 from bench.run.context import Hooks, Measured, RunContext, RunOutcome
 from bench.run.frames import build_jobs, measure_frames
@@ -67,7 +66,7 @@ def execute_run(
     log.info("run %s on %s: %d jobs, %d to do", run_id, info.model, len(jobs), len(todo))
     images = evaluation_images(config, cache_root)
     context = RunContext(run_id=run_id, config=config, alias=device_alias, device=device, info=info, images=images,
-                         builds=build(config, todo, cache_root, info.platform, prebuilt),
+                         builds=RunBuilds(config, cache_root, info.platform, (prebuilt or {}).get(info.platform)),
                          settings=run_settings(config.run), sustained=sustained_plan(config.run),
                          gate=cooldown_gate(config.run, info.platform))
     if context.sustained and images:
@@ -122,16 +121,6 @@ def new_run_id(device: str) -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{device}-{secrets.token_hex(2)}"
 
 
-def build(config: Config, todo: list[Job], cache_root: Path, platform: Platform,
-          prebuilt: BuildsByPlatform | None) -> Builds:
-    """The variants the jobs left to do need: the ones built beforehand when they cover them, else built now."""
-    needed = build_jobs(config, todo)
-    built = (prebuilt or {}).get(platform)
-    if built is not None and all((job.model, job.variant) in built for job in needed):
-        return built
-    return build_for(config, needed, cache_root, platform) if needed else {}
-
-
 def evaluation_images(config: Config, cache_root: Path) -> EvalImages | None:
     """The run's evaluation subset of ImageNet val, or None when the run measures no accuracy."""
     dataset = config.dataset
@@ -144,13 +133,20 @@ def run_settings(run: RunConfig) -> RunSettings:
 
 def measure_all(context: RunContext, todo: list[Job], measured: Measured, store: Store, hooks: Hooks,
                 on_job: OnJob | None) -> tuple[str | None, tuple[str, ...]]:
-    """Measure unit after unit, storing each result at once; (why the run stopped early, the jobs not run)."""
+    """Measure unit after unit, storing each result at once; (why the run stopped early, the jobs not run).
+
+    Each unit's variants are built just before it; the units whose variants build slowly (pruning's
+    fine-tune) go last, so the quick rows come first."""
     count = 0
     failed_in_a_row = 0
-    units = measuring_units(todo)
+    units = quick_first(context, measuring_units(todo))
     with fixed_performance(context.device, context.config.run.fixed_performance), \
             Bar(total=len(todo), desc=f"measure on {context.alias}", unit="jobs") as bar:
         for index, unit in enumerate(units):
+            to_build = context.builds.missing(build_jobs(context.config, unit))
+            if to_build:
+                bar.describe("building " + ", ".join(f"{j.model} {j.variant}" for j in to_build))
+                context.builds.ensure(to_build)
             bar.describe(_progress_label(context, unit))
             results = measure_unit(context, unit, measured, hooks)
             for result in results:
@@ -165,6 +161,14 @@ def measure_all(context: RunContext, todo: list[Job], measured: Measured, store:
                 stopped = f"{failed_in_a_row} jobs in a row failed, the last with: {results[-1].error}"
                 return stopped, tuple(j.job_id for later in units[index + 1:] for j in later)
     return None, ()
+
+
+def quick_first(context: RunContext, units: list[list[Job]]) -> list[list[Job]]:
+    """The units in plan order, those waiting for a slow build (pruning) moved to the end."""
+    def slow(unit: list[Job]) -> bool:
+        return any(builds_slowly(job.variant) for job in context.builds.missing(build_jobs(context.config, unit)))
+
+    return sorted(units, key=slow)  # stable: plan order within each group
 
 
 def measure_unit(context: RunContext, unit: list[Job], measured: Measured, hooks: Hooks) -> list[JobResult]:
