@@ -32,7 +32,8 @@
     [dataset]
     imagenet = "/data/imagenet/val"        # or BENCH_IMAGENET; none = accuracy not measured
     images = 500                           # evaluation images (all of the split when left out)
-    subset = "first"                       # first | per-class
+    subset = "first"                       # first | per-class (with images), or a named subset: imagenet-val-5k,
+                                           # imagenet-val-1k (datasets/) or a manifest file; then no images
 
     [build]
     calibration_images = 200
@@ -50,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.engines.loop import LoopSettings
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DatasetError
 from bench.results.device_records import Accelerator
 
 ACCELERATORS = tuple(a.value for a in Accelerator)
@@ -199,8 +200,16 @@ def validate(config: Config) -> Config:
         _check_frames(pipeline)
     if dataset.images is not None and dataset.images < 1:
         raise ConfigError(f"images must be at least 1, got {dataset.images}")
-    if dataset.subset not in SUBSET_RULES:
-        raise ConfigError(f"subset must be one of {', '.join(SUBSET_RULES)}, got {dataset.subset!r}")
+    if dataset.subset not in SUBSET_RULES:  # a named subset: its manifest must exist and be intact
+        from bench.datasets.manifests import load_manifest
+
+        try:
+            load_manifest(dataset.subset)
+        except DatasetError as exc:
+            raise ConfigError(f"subset must be one of {', '.join(SUBSET_RULES)} or a named subset: {exc}") from exc
+        if dataset.images is not None:
+            raise ConfigError(f"images = {dataset.images} and subset {dataset.subset!r} both choose the evaluation "
+                              "images; keep one (a named subset is scored whole)")
     if dataset.imagenet is not None and not dataset.imagenet.is_dir():
         raise ConfigError(f"ImageNet folder {dataset.imagenet} does not exist; fix --imagenet or BENCH_IMAGENET")
     if build.calibration_images < 1 or build.prune_images < 1 or build.prune_budget_s < 0:

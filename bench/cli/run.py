@@ -49,6 +49,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--images", type=int, default=None, help="evaluation images (default: the whole split)")
     run.add_argument("--per-class", dest="subset", action="store_const", const="per-class", default=None,
                      help="spread --images evenly over classes instead of the first N by name")
+    run.add_argument("--subset", dest="subset", default=None, metavar="NAME",
+                     help="score a named subset of ImageNet val, the same images in every lab: imagenet-val-5k "
+                          "(5 per class), imagenet-val-1k (1 per class), or a manifest file (datasets/README.md)")
     for name, kind in (("num_runs", int), ("min_secs", float), ("max_secs", float), ("warmup_runs", int),
                        ("warmup_min_secs", float)):  # the tool's loop (bench.engines.loop), as bench.toml names it
         run.add_argument("--" + name.replace("_", "-"), type=kind, default=None, help=loop_option_help(name))
@@ -231,7 +234,7 @@ def run_json(outcome: Any) -> dict[str, Any]:
             "peak_rss_after_init_mb": raw.peak_rss_after_init_mb if raw else None,
             "accuracy": {"top1": acc.top1, "top5": acc.top5, "images": acc.images,
                          "top1_agreement_with_fp32": acc.top1_agreement_with_fp32,
-                         "scored_by": acc.scored_by} if acc else None,
+                         "scored_by": acc.scored_by, "subset": acc.subset} if acc else None,
             "warnings": list(r.warnings),
             "sustained": _sustained_json(r.sustained) if r.sustained else None,
             "concurrent": r.concurrent.to_dict() if r.concurrent else None,

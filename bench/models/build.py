@@ -55,6 +55,7 @@ class BuildSettings:
     int8_calibration_images: int = 200
     pruning_calibration_images: int = 300
     pruning: PruningSettings = field(default_factory=PruningSettings)
+    calibration_outside: frozenset[str] = frozenset()  # image ids never calibrated with: a named evaluation subset
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,13 +85,14 @@ def tool_versions() -> dict[str, str]:
 class CalibrationImages:
     """The calibration images of one build: chosen from ImageNet's calibration split, or the fallback."""
 
-    def __init__(self, imagenet: Path | None, cache_root: Path) -> None:
+    def __init__(self, imagenet: Path | None, cache_root: Path, outside: frozenset[str] = frozenset()) -> None:
         self.imagenet = imagenet
         self.cache_root = cache_root
+        self.outside = outside
         self._images = load_imagenet(imagenet).images if imagenet else None
 
     def subset(self, count: int) -> Subset | None:
-        return calibration_subset(self._images, count) if self._images is not None else None
+        return calibration_subset(self._images, count, self.outside) if self._images is not None else None
 
     def describe(self, count: int) -> Calibration:
         subset = self.subset(count)
@@ -165,7 +167,7 @@ def build_variants(
     on_outcome: Callable[[BuildOutcome], None] | None = None,
 ) -> list[BuildOutcome]:
     """Build (or find in the cache) each variant; one failing variant does not stop the others."""
-    calibration_images = CalibrationImages(settings.imagenet, settings.cache_root)
+    calibration_images = CalibrationImages(settings.imagenet, settings.cache_root, settings.calibration_outside)
     keras_models = _keras_models(source)
     outcomes = []
     for spec in specs:

@@ -48,6 +48,7 @@ class Row:
     top1: float | None
     top5: float | None
     images: int | None
+    subset: str | None  # a named subset's name (datasets/), else None
     scored_by: str | None  # None: bench with the variant's preprocessing; else the device tool that scored (run_eval)
     speedup: float | None
     top1_delta_points: float | None
@@ -68,6 +69,7 @@ def _base_row(r: JobResult) -> dict[str, Any]:
         "init_ms": raw.init_ms if raw else None, "p50_ms": lat.p50 if lat else None, "p90_ms": lat.p90 if lat else None,
         "ci95_p50_ms": lat.ci95_p50 if lat else None, "fps": lat.fps if lat else None,
         "top1": acc.top1 if acc else None, "top5": acc.top5 if acc else None, "images": acc.images if acc else None,
+        "subset": ((acc.subset or {}).get("manifest") or {}).get("name") if acc else None,
         "scored_by": (acc.scored_by or {}).get("tool") if acc and acc.scored_by and
         not acc.scored_by.get("run_eval_not_used") else None,
         "warnings": r.warnings,
@@ -147,8 +149,9 @@ def footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
         notes.append(NOT_MEASURED)
     else:
         images = {r.images for r in rows if r.images}
+        named = sorted({r.subset for r in rows if r.subset})
         notes.append(f"accuracy on {', '.join(str(i) for i in sorted(images))} ImageNet val images "
-                     "(never the calibration split)")
+                     + (f"of subset {', '.join(named)} (datasets/)" if named else "(never the calibration split)"))
     tools = sorted({r.scored_by for r in rows if r.scored_by})
     if tools:
         notes.append(f"† scored on the device by {', '.join(tools)} with its own preprocessing, not the variant's; "

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from bench.datasets.layouts import load_imagenet
+from bench.datasets.manifests import load_manifest, select_images
 from bench.datasets.preprocess import PreprocessSpec
 from bench.datasets.scoring import topk_accuracy
-from bench.datasets.subsets import Subset, SubsetRule, eval_subset
+from bench.datasets.subsets import Subset, SubsetRule, eval_subset, named_subset
 from bench.datasets.tensor_cache import Preprocessed, preprocessed
 from bench.devices.base import AccuracyInputs
 from bench.results.records import AccuracyResult, HostReference
@@ -40,7 +41,12 @@ class EvalImages:
 
 
 def eval_images(imagenet: Path, count: int | None, rule: str, cache_root: Path) -> EvalImages:
-    subset = eval_subset(load_imagenet(imagenet).images, count, SubsetRule(rule))
+    """The run's evaluation images: `count` by a rule (first, per-class), or the images a named subset lists."""
+    images = load_imagenet(imagenet).images
+    if rule in (SubsetRule.FIRST.value, SubsetRule.PER_CLASS.value):
+        return EvalImages(subset=eval_subset(images, count, SubsetRule(rule)), cache_root=cache_root)
+    manifest = load_manifest(rule)
+    subset = named_subset(select_images(images, manifest, imagenet), manifest.record())
     return EvalImages(subset=subset, cache_root=cache_root)
 
 

@@ -63,6 +63,7 @@ def build_for(config: Config, jobs: list[Job], cache_root: Path, platform: Platf
         int8_calibration_images=config.build.calibration_images,
         pruning_calibration_images=config.build.prune_images,
         pruning=PruningSettings(budget_s=config.build.prune_budget_s),
+        calibration_outside=named_subset_ids(config),
     )
     built: Builds = {}
     for model in dict.fromkeys(job.model for job in jobs):
@@ -86,6 +87,15 @@ def build_for(config: Config, jobs: list[Job], cache_root: Path, platform: Platf
         for outcome in outcomes:
             built[(model, outcome.variant)] = outcome
     return built
+
+
+def named_subset_ids(config: Config) -> frozenset[str]:
+    """The ids of the run's named evaluation subset (none for a rule): calibration keeps away from them."""
+    if config.dataset.subset in ("first", "per-class") or config.dataset.imagenet is None:
+        return frozenset()
+    from bench.datasets.manifests import load_manifest
+
+    return frozenset(load_manifest(config.dataset.subset).ids)
 
 
 def request_for(job_id: str, built: BuildOutcome | None, accelerator: str, threads: int, settings: RunSettings,

@@ -57,6 +57,7 @@ def execute_run(
         config = config_from_dict(record.config)
         device_alias = record.plan[0]["device"] if record.plan else device_alias
     device, info = open_and_preflight(config, device_alias, device)
+    images = evaluation_images(config, cache_root)  # a folder that lacks them is refused before the run is stored
     run_id, jobs = resumed_plan(record) if record else new_plan(config, store, device_alias, info)
     if hooks.on_start:
         hooks.on_start(run_id)
@@ -64,7 +65,6 @@ def execute_run(
     done = {r.job_id for r in stored}
     todo = [job for job in jobs if job.job_id not in done]
     log.info("run %s on %s: %d jobs, %d to do", run_id, info.model, len(jobs), len(todo))
-    images = evaluation_images(config, cache_root)
     context = RunContext(run_id=run_id, config=config, alias=device_alias, device=device, info=info, images=images,
                          builds=RunBuilds(config, cache_root, info.platform, (prebuilt or {}).get(info.platform)),
                          settings=run_settings(config.run), sustained=sustained_plan(config.run),
