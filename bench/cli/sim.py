@@ -68,7 +68,9 @@ def _start(args: argparse.Namespace) -> int:
             raise DeviceError(f"the simulated phones did not start; see {folder / 'serve.log'}")
         if (state := _state()) is not None:
             for phone in state["phones"]:
-                print(f"{phone['alias']}: {phone['serial']} (simulated, x86_64)")
+                served = "x86_64" if state.get("profile", "default") == "default" else \
+                    f"{state['profile']}'s captures, its tools on this x86_64 host"
+                print(f"{phone['alias']}: {phone['serial']} (simulated, {served})")
             print(f"measure one with: python -m bench run --device {state['phones'][0]['alias']}")
             print(f"score accuracy with their run_eval: add --imagenet DIR --run-eval {state['run_eval']}")
             return 0

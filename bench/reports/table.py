@@ -210,8 +210,10 @@ def row_line(results: list[JobResult], job_id: str) -> str:
     head = f"{row.variant} {c['accelerator']} t{row.threads}:"
     if row.status != JobStatus.OK.value:
         return f"{head} FAILED: {row.error}"
-    parts = [f"p50 {c['p50']} ms ({c['ci']})", f"p90 {c['p90']} ms", f"{c['fps']} FPS", f"init {c['init']} ms",
-             f"peak {c['peak']} MB", f"{c['size']} MB"]
+    rest = [("p90 {} ms", "p90"), ("{} FPS", "fps"), ("init {} ms", "init"), ("peak {} MB", "peak"), ("{} MB", "size")]
+    # a phone's summary has no p90 or CI: left out, not shown as "-"
+    parts = [f"p50 {c['p50']} ms" + (f" ({c['ci']})" if c["ci"] != "-" else "")]
+    parts += [form.format(c[key]) for form, key in rest if c[key] != "-"]
     if row.top1 is not None:
         parts.append(f"top-1 {c['top1']} top-5 {c['top5']}")
     if row.speedup is not None and row.variant != "fp32":
