@@ -140,3 +140,44 @@ def test_the_phone_heats_up_during_a_run(phone: Path, tiny_tflite: Path, capsys:
     result = results[f"{tiny_tflite.stem}/xnnpack"]
     assert code == 2 and result["status"] == "ok"  # --strict: measured, but the phone was not in benchmark state
     assert any("heated by 22.0 °C during the job" in w for w in result["warnings"])
+
+
+def test_a_phone_lost_for_good_marks_the_rest_not_run_and_a_resume_finishes_them(
+        phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The job the phone was lost in fails for the link; after one wait for the phone to come back, the jobs
+    after it are not tried (each would wait in turn) but marked not run; `--resume` runs both again once the
+    phone is back, never the jobs that were measured, and the run is then complete."""
+    with injected(phone, gone_on_command="--use_gpu=true"):
+        code, results = _run([tiny_tflite], capsys, "--accelerators", "xnnpack,gpu,none")
+    gpu, later = results[f"{tiny_tflite.stem}/gpu"], results[f"{tiny_tflite.stem}/none"]
+    assert code == 1 and results[f"{tiny_tflite.stem}/xnnpack"]["status"] == "ok"
+    assert gpu["status"] == "failed" and "lost phone" in gpu["error"]
+    assert later["status"] == "failed" and later["error"].startswith("not run: phone") and \
+        "did not come back" in later["error"]
+    _reconnect(phone)
+
+    assert main(["runs", "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)[0]
+    assert not run["complete"] and [j.split("/")[-2] for j in run["resume_retries"]] == ["gpu", "none"]
+    assert main(["runs"]) == 0
+    assert "a resume runs again: sim1/tiny/original/gpu/t" in capsys.readouterr().out
+
+    assert main(["run", "--resume", run["run_id"], "--json"]) in (0, 2)
+    again = {r["accelerator"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    assert all(r["status"] == "ok" for r in again.values()), again
+    assert main(["export", run["run_id"]]) == 0
+    exported = {r["accelerator"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    assert "lost phone" in exported["gpu"]["earlier_errors"][0] and exported["xnnpack"]["earlier_errors"] == []
+    assert main(["runs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["complete"]
+
+
+def test_a_crashing_tool_is_not_run_again_by_resume(phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str],
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    with injected(phone, crash_on_command="--use_gpu=true"):
+        code, _ = _run([tiny_tflite], capsys, "--accelerators", "gpu,xnnpack")
+    assert code == 1 and main(["runs", "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)[0]
+    assert run["complete"] and run["resume_retries"] == []  # the tool failed on its own: it would again
+    assert main(["run", "--resume", run["run_id"]]) == 1
+    assert "2 jobs, 0 to do" in caplog.text

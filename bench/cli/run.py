@@ -152,6 +152,10 @@ def _run(args: argparse.Namespace) -> int:
         _print_together(outcome.results)
         _print_frames(outcome.results)
         note(f"plots and every number of each job: python -m bench report {outcome.run_id} --format html")
+    retry = [r.job_id for r in outcome.results if r.to_retry]
+    if retry:  # the phone or the link failed them, not the tool: they can be finished
+        note(f"{len(retry)} job(s) failed for the phone or its link, or never started; reconnect it, then finish "
+             f"them with: python -m bench run --resume {outcome.run_id}")
     if outcome.failed:
         return EXIT_ERROR
     # measured is success; unstable is a warning, and an exit code only when asked (--strict)
@@ -260,9 +264,11 @@ def _print_table(run_id: str, device: Any, results: list[Any], accuracy_measured
 def _runs(args: argparse.Namespace) -> int:
     with open_store(args.store) as store:
         records = store.runs()
+        retry = {r.run_id: store.to_retry(r.run_id) for r in records if r.jobs_to_retry}
     if args.json:
         print_json([{"run_id": r.run_id, "created_at": r.created_at, "device": r.device.to_dict(),
-                     "jobs": len(r.plan), "done": r.jobs_done, "failed": r.jobs_failed} for r in records])
+                     "jobs": len(r.plan), "done": r.jobs_done, "failed": r.jobs_failed, "complete": r.complete,
+                     "resume_retries": retry.get(r.run_id, [])} for r in records])
         return EXIT_OK
     if not records:
         print("no runs yet; start one with: python -m bench run")
@@ -270,6 +276,8 @@ def _runs(args: argparse.Namespace) -> int:
         state = "complete" if r.complete else f"incomplete: resume with --resume {r.run_id}"
         print(f"{r.run_id}  {r.created_at}  {r.device.model}  {r.jobs_done}/{len(r.plan)} jobs, "
               f"{r.jobs_failed} failed  ({state})")
+        if retry.get(r.run_id):  # failed for the phone or the link, or never started: not the tool's fault
+            print(f"    a resume runs again: {', '.join(retry[r.run_id])}")
     return EXIT_OK
 
 

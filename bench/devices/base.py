@@ -128,6 +128,14 @@ class FixedPerformanceDevice(Protocol):
 
 
 @runtime_checkable
+class Reconnectable(Protocol):
+    """A device that can drop off its link (USB, Wi-Fi) and come back by itself."""
+
+    def wait_online(self) -> None:
+        """Return once the device answers again; DeviceNotReadyError when it did not come back in its time."""
+
+
+@runtime_checkable
 class CapabilityProbe(Protocol):
     """A device that can say what it offers bench (tools, pinning, thermal sources) and what it lacks."""
 

@@ -21,7 +21,7 @@ from bench.lab.health import health_problems
 from bench.lab.lease import phone_lease
 from bench.lab.settings import LabSettings
 from bench.results.history import SeriesVerdicts, judge_run
-from bench.results.records import JobStatus
+from bench.results.records import FailureKind, JobStatus
 from bench.results.store import Store
 from bench.run.builds import BuildsByPlatform
 from bench.run.context import Hooks
@@ -103,9 +103,10 @@ def conclude(phone: PhoneNight, store: Store, settings: LabSettings) -> None:
         return
     record = store.run(phone.run_id)
     results = store.job_results(phone.run_id)
+    never_started = sum(r.failure is FailureKind.NOT_RUN for r in results)
     phone.ok = sum(r.status is JobStatus.OK for r in results)
-    phone.failed = sum(r.status is JobStatus.FAILED for r in results)
-    phone.not_run = len(record.plan) - len(results)
+    phone.failed = sum(r.status is JobStatus.FAILED for r in results) - never_started
+    phone.not_run = len(record.plan) - len(results) + never_started
     phone.verdicts = judge_run(store, phone.run_id, window=settings.window)
 
 

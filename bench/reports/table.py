@@ -37,6 +37,7 @@ class Row:
     threads: int
     status: str
     error: str | None
+    failure: str | None  # a failed job: transport, not-run or tool (bench.results.records.FailureKind)
     model_size_bytes: int | None
     peak_rss_mb: float | None  # VmHWM; on an iPhone phys_footprint (peak_memory_kind says which)
     peak_memory_kind: str | None
@@ -62,7 +63,7 @@ def _base_row(r: JobResult) -> dict[str, Any]:
     return {
         "model": r.model, "variant": r.variant, "accelerator": r.accelerator,
         "accelerator_used": raw.accelerator_used if raw else None, "threads": r.threads,
-        "status": r.status.value, "error": r.error,
+        "status": r.status.value, "error": r.error, "failure": r.failure.value if r.failure else None,
         "model_size_bytes": raw.model_size_bytes if raw else None,
         "peak_rss_mb": None if raw is None else raw.peak_memory_mb,
         "peak_memory_kind": None if raw is None else raw.peak_memory_kind,
@@ -124,7 +125,7 @@ def _num(value: float | None, digits: int) -> str:
 def cells(row: Row) -> dict[str, str]:
     if row.status != JobStatus.OK.value:
         return {"variant": row.variant, "accelerator": row.accelerator, "threads": str(row.threads),
-                "size": f"FAILED: {row.error}"}
+                "size": row.error or "" if row.failure == "not-run" else f"FAILED: {row.error}"}
     ci = f"{row.ci95_p50_ms[0]:.2f}-{row.ci95_p50_ms[1]:.2f}" if row.ci95_p50_ms else "-"
     return {
         "variant": row.variant + (" !" if row.warnings else ""),
@@ -209,7 +210,7 @@ def row_line(results: list[JobResult], job_id: str) -> str:
     c = cells(row)
     head = f"{row.variant} {c['accelerator']} t{row.threads}:"
     if row.status != JobStatus.OK.value:
-        return f"{head} FAILED: {row.error}"
+        return f"{head} {c['size']}"
     rest = [("p90 {} ms", "p90"), ("{} FPS", "fps"), ("init {} ms", "init"), ("peak {} MB", "peak"), ("{} MB", "size")]
     # a phone's summary has no p90 or CI: left out, not shown as "-"
     parts = [f"p50 {c['p50']} ms" + (f" ({c['ci']})" if c["ci"] != "-" else "")]

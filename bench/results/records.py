@@ -19,6 +19,18 @@ class JobStatus(enum.Enum):
     FAILED = "failed"
 
 
+class FailureKind(enum.Enum):
+    """Why a job failed, which decides whether `--resume` runs it again."""
+
+    TRANSPORT = "transport"  # the phone was lost, hung or the link failed: another try may well succeed
+    NOT_RUN = "not-run"  # never started: the phone was gone before its turn
+    TOOL = "tool"  # the tool or the model failed on its own: it would fail again
+
+    @property
+    def retried_on_resume(self) -> bool:
+        return self is not FailureKind.TOOL
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RawRun:
     """One launch of a benchmark tool: every number it gave, and its output as it was."""
@@ -408,9 +420,17 @@ class JobResult:
     sustained: SustainedResult | None = None
     concurrent: Contention | None = None
     frames: FramesResult | None = None
+    failure: FailureKind | None = None  # a failed job: why (None: ok, or stored before kinds were kept)
+    earlier_errors: tuple[str, ...] = ()  # what the tries a resume replaced failed with
+
+    @property
+    def to_retry(self) -> bool:
+        """Failed for a reason outside the model and the tool: `--resume` runs it again."""
+        return self.status is JobStatus.FAILED and self.failure is not None and self.failure.retried_on_resume
 
     def to_dict(self) -> dict[str, Any]:
         return {"sustained": self.sustained.to_dict() if self.sustained else None,
+                "failure": self.failure.value if self.failure else None, "earlier_errors": list(self.earlier_errors),
                 "concurrent": self.concurrent.to_dict() if self.concurrent else None,
                 "pipeline": self.frames.to_dict() if self.frames else None,  # the name results are stored under
                 "job_id": self.job_id,
@@ -435,4 +455,6 @@ class JobResult:
                    accuracy=opt("accuracy", AccuracyResult), state_before=opt("state_before", DeviceState),
                    state_after=opt("state_after", DeviceState), cooldown=opt("cooldown", CooldownWait),
                    sustained=opt("sustained", SustainedResult), concurrent=opt("concurrent", Contention),
-                   frames=FramesResult.from_dict(frames) if (frames := data.get("pipeline")) else None)
+                   frames=FramesResult.from_dict(frames) if (frames := data.get("pipeline")) else None,
+                   failure=FailureKind(data["failure"]) if data.get("failure") else None,
+                   earlier_errors=tuple(data.get("earlier_errors") or ()))

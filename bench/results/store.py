@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.errors import ResultFormatError
 from bench.results.device_records import DeviceInfo
-from bench.results.records import JobResult
+from bench.results.records import FailureKind, JobResult
 
 # Each entry upgrades the schema by one version; never edit one that has shipped, append instead.
 MIGRATIONS: tuple[str, ...] = (
@@ -49,6 +49,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# A job a resume runs again (JobResult.to_retry), as SQL over the stored row
+_TO_RETRY = ("(status = 'failed' AND json_valid(result_json) AND json_extract(result_json, '$.failure') IN "
+             f"({', '.join(repr(k.value) for k in FailureKind if k.retried_on_resume)}))")
 
 
 class StoreError(ResultFormatError):
@@ -63,12 +66,14 @@ class RunRecord:
     plan: list[dict[str, Any]]
     config: dict[str, Any]
     bench_version: str
-    jobs_done: int
+    jobs_done: int  # stored, ok or failed
     jobs_failed: int
+    jobs_to_retry: int = 0  # failed for a transport reason or never run: a resume runs them again
 
     @property
     def complete(self) -> bool:
-        return self.jobs_done >= len(self.plan)
+        """Every job is ok or failed for a reason of its own (the tool, the model)."""
+        return self.jobs_done - self.jobs_to_retry >= len(self.plan)
 
 
 class Store:
@@ -153,12 +158,17 @@ class Store:
                  json.dumps(plan), json.dumps(config), bench_version),
             )
 
-    def save_job(self, run_id: str, result: JobResult) -> None:
-        """Commit one job's result; a result is never silently overwritten."""
+    def save_job(self, run_id: str, result: JobResult, *, retrying: bool = False) -> None:
+        """Commit one job's result. A result is never overwritten, except, when `retrying`, a failure a resume
+        runs again (a lost phone, a hang: the new result keeps its error in `earlier_errors`)."""
         with self._transaction() as db:
-            exists = db.execute("SELECT 1 FROM jobs WHERE run_id = ? AND job_id = ?", (run_id, result.job_id))
-            if exists.fetchone():
-                raise StoreError(f"run {run_id} already holds job {result.job_id}; results are never overwritten")
+            exists = db.execute("SELECT result_json FROM jobs WHERE run_id = ? AND job_id = ?",
+                                (run_id, result.job_id)).fetchone()
+            if exists:
+                if not (retrying and JobResult.from_dict(json.loads(exists[0])).to_retry):
+                    raise StoreError(f"run {run_id} already holds job {result.job_id}; results are never "
+                                     "overwritten")
+                db.execute("DELETE FROM jobs WHERE run_id = ? AND job_id = ?", (run_id, result.job_id))
             db.execute(
                 "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, result.job_id, datetime.now(UTC).isoformat(timespec="seconds"), result.status.value,
@@ -194,10 +204,16 @@ class Store:
 
     def _record(self, row: tuple[Any, ...]) -> RunRecord:
         run_id, created_at, _, device_json, plan_json, config_json, version = row
-        counts = self._query("SELECT COUNT(*), SUM(status = 'failed') FROM jobs WHERE run_id = ?", (run_id,))[0]
+        counts = self._query(f"SELECT COUNT(*), SUM(status = 'failed'), SUM({_TO_RETRY}) FROM jobs WHERE run_id = ?",
+                             (run_id,))[0]
         return RunRecord(run_id=run_id, created_at=created_at, device=DeviceInfo.from_dict(json.loads(device_json)),
                          plan=json.loads(plan_json), config=json.loads(config_json), bench_version=version,
-                         jobs_done=int(counts[0]), jobs_failed=int(counts[1] or 0))
+                         jobs_done=int(counts[0]), jobs_failed=int(counts[1] or 0), jobs_to_retry=int(counts[2] or 0))
+
+    def to_retry(self, run_id: str) -> list[str]:
+        """The jobs of the run that a resume would run again, in the order they were stored."""
+        return [row[0] for row in self._query(f"SELECT job_id FROM jobs WHERE run_id = ? AND {_TO_RETRY} "
+                                              "ORDER BY rowid", (run_id,))]
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         try:

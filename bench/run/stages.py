@@ -18,14 +18,14 @@ from pathlib import Path
 
 from bench import __version__
 from bench.config import Config, RunConfig, config_from_dict
-from bench.devices.base import CapabilityProbe, Device, FixedPerformanceDevice, RunSettings
+from bench.devices.base import CapabilityProbe, Device, FixedPerformanceDevice, Reconnectable, RunSettings
 from bench.devices.inventory import InventoryEntry
 from bench.devices.select import open_device
 from bench.errors import BenchError, DeviceError
 from bench.plan import Job, default_threads, plan_jobs
 from bench.progress import Bar
 from bench.results.device_records import Capability, DeviceInfo, Platform
-from bench.results.records import JobResult, JobStatus
+from bench.results.records import FailureKind, JobResult, JobStatus
 from bench.results.store import RunRecord, Store
 from bench.run.accuracy import EvalImages, eval_images
 from bench.run.builds import BuildsByPlatform, RunBuilds, builds_slowly
@@ -62,9 +62,11 @@ def execute_run(
     if hooks.on_start:
         hooks.on_start(run_id)
     stored = store.job_results(run_id)  # read once: what later jobs compare with grows as the run goes
-    done = {r.job_id for r in stored}
+    done = {r.job_id for r in stored if not r.to_retry}  # a lost phone's jobs are run again, a crashed tool's not
     todo = [job for job in jobs if job.job_id not in done]
-    log.info("run %s on %s: %d jobs, %d to do", run_id, info.model, len(jobs), len(todo))
+    retried = sum(1 for r in stored if r.to_retry)
+    log.info("run %s on %s: %d jobs, %d to do%s", run_id, info.model, len(jobs), len(todo),
+             f" ({retried} of them again: they failed for the phone or the link, not the tool)" if retried else "")
     context = RunContext(run_id=run_id, config=config, alias=device_alias, device=device, info=info, images=images,
                          builds=RunBuilds(config, cache_root, info.platform, (prebuilt or {}).get(info.platform)),
                          settings=run_settings(config.run), sustained=sustained_plan(config.run),
@@ -149,18 +151,46 @@ def measure_all(context: RunContext, todo: list[Job], measured: Measured, store:
                 context.builds.ensure(to_build)
             bar.describe(_progress_label(context, unit))
             results = measure_unit(context, unit, measured, hooks)
+            lost = phone_lost(context.device, results)
+            if lost:  # the rest cannot run: say so for each, and a resume runs them when the phone is back
+                results += [failed(job, f"not run: {lost}", FailureKind.NOT_RUN) for later in units[index + 1:]
+                            for job in later]
             for result in results:
-                store.save_job(context.run_id, result)
-                measured.results[result.job_id] = result
+                save(context.run_id, result, measured, store)
                 count += 1
                 bar.advance(1)
                 if on_job:
                     on_job(result, count, len(todo))
+            if lost:
+                return f"phone lost: {lost}", ()
             failed_in_a_row = failed_in_a_row + 1 if results[-1].status is JobStatus.FAILED else 0
             if hooks.stop_after_failures and failed_in_a_row >= hooks.stop_after_failures:
                 stopped = f"{failed_in_a_row} jobs in a row failed, the last with: {results[-1].error}"
                 return stopped, tuple(j.job_id for later in units[index + 1:] for j in later)
     return None, ()
+
+
+def save(run_id: str, result: JobResult, measured: Measured, store: Store) -> None:
+    """Store the result; one that replaces a failure a resume runs again keeps that failure's error."""
+    earlier = measured.results.get(result.job_id)
+    retrying = earlier is not None and earlier.to_retry
+    if earlier is not None and retrying:
+        result = replace(result, earlier_errors=(*earlier.earlier_errors, earlier.error or ""))
+    store.save_job(run_id, result, retrying=retrying)
+    measured.results[result.job_id] = result
+
+
+def phone_lost(device: Device, results: list[JobResult]) -> str | None:
+    """After a transport failure, give a phone that dropped off one chance to come back (adb's own reconnect);
+    why it did not, or None when it is there (or cannot drop off: the host)."""
+    if not isinstance(device, Reconnectable) or not any(r.failure is FailureKind.TRANSPORT for r in results):
+        return None
+    try:
+        device.wait_online()
+    except DeviceError as exc:
+        log.error("%s", exc)
+        return str(exc)
+    return None
 
 
 def quick_first(context: RunContext, units: list[list[Job]]) -> list[list[Job]]:
@@ -185,7 +215,8 @@ def measure_unit(context: RunContext, unit: list[Job], measured: Measured, hooks
         except BenchError as exc:
             log.error("%s failed: %s", job.job_id, exc)
             if not isinstance(exc, DeviceError) or attempt == hooks.retries:
-                return [failed(j, str(exc)) for j in unit]
+                kind = FailureKind.TRANSPORT if isinstance(exc, DeviceError) else FailureKind.TOOL
+                return [failed(j, str(exc), kind) for j in unit]
             if hooks.on_retry:
                 hooks.on_retry(job.job_id, attempt + 1, str(exc))
     raise AssertionError("unreachable: the last attempt returns")
@@ -210,9 +241,10 @@ def _progress_label(context: RunContext, unit: list[Job]) -> str:
     return job.job_id + (" + accuracy" if accuracy else "") + (f" (+{len(unit) - 1} at once)" if len(unit) > 1 else "")
 
 
-def failed(job: Job, error: str) -> JobResult:
+def failed(job: Job, error: str, kind: FailureKind) -> JobResult:
     return JobResult(job_id=job.job_id, model=job.model, variant=job.label, model_sha256="",
-                     accelerator=job.accelerator, threads=job.threads, status=JobStatus.FAILED, error=error)
+                     accelerator=job.accelerator, threads=job.threads, status=JobStatus.FAILED, error=error,
+                     failure=kind)
 
 
 def outcome(context: RunContext, jobs: list[Job], store: Store, stopped: str | None,

@@ -39,6 +39,10 @@ class SimFaults:
 
     disconnect_on_push_bytes: int | None = None  # drop the link once this many bytes were pushed
     disconnect_on_command: str | None = None  # drop the link when a shell command contains this
+    # unplugged for good: drop the link when a shell command contains this, then refuse every new connection
+    # (adb's reconnect too) until the faults are cleared
+    gone_on_command: str | None = None
+    gone: bool = False
     hang_on_command: str | None = None  # never answer a shell command containing this
     disk_free_bytes: int | None = None  # SEND fails past this many bytes ("No space left on device")
     max_payload: int | None = None  # a slow link: advertise a small maximum message size
@@ -76,6 +80,16 @@ class SimPhone:
         except (OSError, ValueError):
             return
         data.pop(name, None)
+        path.write_text(json.dumps(data))
+
+    def set_fault(self, name: str, value: object) -> None:
+        setattr(self.own_faults, name, value)
+        path = self.root / FAULTS_FILE
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        data[name] = value
         path.write_text(json.dumps(data))
 
     def host_path(self, device_path: str) -> Path:
@@ -229,6 +243,10 @@ class _Connection:
         faults = self.phone.faults
         if faults.disconnect_on_command and faults.disconnect_on_command in command:
             self.phone.consume("disconnect_on_command")
+            self.drop()
+            return
+        if faults.gone_on_command and faults.gone_on_command in command:
+            self.phone.set_fault("gone", True)
             self.drop()
             return
         if faults.hang_on_command and faults.hang_on_command in command:
@@ -395,6 +413,9 @@ async def serve(phone: SimPhone, port: int = 0) -> asyncio.Server:
     """Listen on 127.0.0.1:`port` (0 = any free port) as `phone`."""
 
     async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if phone.faults.gone:  # unplugged: nothing answers
+            writer.transport.abort()
+            return
         with contextlib.suppress(asyncio.CancelledError):  # the lab shutting down
             await _Connection(phone, reader, writer).run()
 
