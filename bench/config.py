@@ -53,6 +53,7 @@ from typing import Any
 from bench.engines.loop import LoopSettings
 from bench.errors import ConfigError, DatasetError
 from bench.results.device_records import Accelerator
+from bench.tomltypes import checked, declared_types, shown
 
 ACCELERATORS = tuple(a.value for a in Accelerator)
 SUBSET_RULES = ("first", "per-class")
@@ -136,12 +137,11 @@ class Config:
                 "source": str(self.source) if self.source else None}
 
 
-def config_from_dict(data: dict[str, Any]) -> Config:
-    """Rebuild a Config saved with `to_dict` (a stored run's settings, for --resume)."""
-    dataset = dict(data.get("dataset", {}))
-    return Config(run=_section(RunConfig, data.get("run", {}), "run", "stored run"),
-                  dataset=_section(DatasetConfig, dataset, "dataset", "stored run"),
-                  build=_section(BuildConfig, data.get("build", {}), "build", "stored run"),
+def config_from_dict(data: dict[str, Any], where: str = "stored run") -> Config:
+    """Rebuild a Config saved with `to_dict` (a stored run's settings, for --resume), or read from a lab file."""
+    return Config(run=_section(RunConfig, data.get("run", {}), "run", where),
+                  dataset=_section(DatasetConfig, data.get("dataset", {}), "dataset", where),
+                  build=_section(BuildConfig, data.get("build", {}), "build", where),
                   source=Path(data["source"]) if data.get("source") else None)
 
 
@@ -153,23 +153,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _section(cls: Any, data: dict[str, Any], name: str, where: str) -> Any:
+def _section(cls: Any, data: Any, name: str, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: {name} = {shown(data)}; expected a [{name}] table")
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown} in [{name}]; known: {sorted(known)}")
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        default = getattr(cls(), key)
-        if isinstance(default, tuple):
-            if not isinstance(value, list):
-                raise ConfigError(f"{where}: [{name}] {key} must be a list, like {key} = {list(default) or [1]}")
-            values[key] = tuple(value)
-        elif key == "imagenet":
-            values[key] = Path(str(value)).expanduser() if value is not None else None
-        else:
-            values[key] = value
-    return cls(**values)
+    hints = declared_types(cls)
+    return cls(**{key: checked(value, hints[key], where, f"[{name}] {key}") for key, value in data.items()})
 
 
 def validate(config: Config) -> Config:
@@ -186,6 +178,12 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"threads must be whole numbers of at least 1, got {list(run.threads)}")
     if any(not isinstance(s, int) or not 32 <= s <= 1024 for s in run.dynamic_sizes):
         raise ConfigError(f"dynamic_sizes must be between 32 and 1024, got {list(run.dynamic_sizes)}")
+    if run.cooldown_below_c is not None and not 20 <= run.cooldown_below_c <= 100:
+        raise ConfigError(f"cooldown_below_c must be between 20 and 100 °C, got {run.cooldown_below_c}")
+    if run.cooldown_timeout_s < 0 or run.watchdog_margin_s < 0:
+        raise ConfigError("cooldown_timeout_s and watchdog_margin_s must be at least 0")
+    if build.calibration_images < 1 or build.prune_images < 1 or build.prune_budget_s < 0:
+        raise ConfigError("[build] calibration_images and prune_images must be at least 1, prune_budget_s at least 0")
     if run.num_runs < 1 or run.warmup_runs < 0:
         raise ConfigError("num_runs must be at least 1 and warmup_runs at least 0")
     if run.min_secs < 0 or run.warmup_min_secs < 0 or run.max_secs <= 0:
@@ -265,6 +263,10 @@ def load_config(path: Path | None) -> Config:
                 source=path,
             )
         except TypeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        try:  # ranges too, at load, naming the file (the command line's values are checked when applied)
+            validate(config)
+        except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
     if config.dataset.imagenet is None and os.environ.get("BENCH_IMAGENET"):
         config = replace(config, dataset=replace(config.dataset,

@@ -42,7 +42,7 @@ def test_environment_gives_the_imagenet_folder(tmp_path: Path, monkeypatch: pyte
     [
         ("[run]\nthreadz = [1]\n", "unknown key"),
         ("[runs]\n", "unknown section"),
-        ("[run]\nthreads = 2\n", "must be a list"),
+        ("[run]\nthreads = 2\n", "expected a list of whole numbers"),
         ("[run\n", "not valid TOML"),
     ],
 )

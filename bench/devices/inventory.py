@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ConfigError
+from bench.tomltypes import checked, shown
 
 PLATFORMS = ("android", "ios")
 _KEYS = {"alias", "platform", "serial", "model", "tags", "accelerators", "benchmark_model", "run_eval", "udid",
@@ -46,10 +47,18 @@ class InventoryEntry:
     source: Path | None = None
 
 
-def _entry(raw: dict[str, Any], source: Path) -> InventoryEntry:
+_TYPES: dict[str, Any] = {"alias": str, "platform": str, "serial": str, "model": str, "udid": str,
+                          "tags": tuple[str, ...], "accelerators": tuple[str, ...], "benchmark_model": str,
+                          "run_eval": str, "runner_ipa": str}
+
+
+def _entry(raw: Any, source: Path) -> InventoryEntry:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: device = {shown(raw)}; each phone is a [[device]] table")
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) {unknown} in a [[device]]; known: {sorted(_KEYS)}")
+    raw = {key: checked(value, _TYPES[key], str(source), f"[[device]] {key}") for key, value in raw.items()}
     alias = raw.get("alias")
     if not isinstance(alias, str) or not alias:
         raise ConfigError(f"{source}: every [[device]] needs alias = \"name\"")
@@ -77,7 +86,10 @@ def load_inventory(folders: list[Path], files: tuple[Path, ...] = ()) -> dict[st
             data = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or move it out of {path.parent}") from exc
-        for raw in data.get("device", []):
+        devices = data.get("device", [])
+        if not isinstance(devices, list):  # [device] instead of [[device]]: one table, not a list of them
+            raise ConfigError(f"{path}: [device] must be [[device]] (two brackets: one table per phone)")
+        for raw in devices:
             entry = _entry(raw, path)
             if entry.alias in entries:
                 raise ConfigError(f"device alias {entry.alias!r} is defined in {entries[entry.alias].source} "
