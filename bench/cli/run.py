@@ -93,6 +93,8 @@ def register(subparsers: Any) -> None:
 
     runs = subparsers.add_parser("runs", help="list stored runs, newest first")
     runs.add_argument("--json", action="store_true")
+    runs.add_argument("--check", action="store_true",
+                      help="read every stored row and list those that are damaged (exit 1 when any is)")
     store_arg(runs)
     runs.set_defaults(handler=_runs)
 
@@ -262,6 +264,8 @@ def _print_table(run_id: str, device: Any, results: list[Any], accuracy_measured
 
 
 def _runs(args: argparse.Namespace) -> int:
+    if args.check:
+        return _check_store(args)
     with open_store(args.store) as store:
         records = store.runs()
         retry = {r.run_id: store.to_retry(r.run_id) for r in records if r.jobs_to_retry}
@@ -279,6 +283,23 @@ def _runs(args: argparse.Namespace) -> int:
         if retry.get(r.run_id):  # failed for the phone or the link, or never started: not the tool's fault
             print(f"    a resume runs again: {', '.join(retry[r.run_id])}")
     return EXIT_OK
+
+
+def _check_store(args: argparse.Namespace) -> int:
+    """Every row the store holds that this version cannot read, and SQLite's own check of the file."""
+    with open_store(args.store) as store:
+        damaged = store.damaged()
+        path = store.path
+    if args.json:
+        print_json([{"run_id": run, "job_id": job, "problem": what} for run, job, what in damaged])
+    elif not damaged:
+        print(f"{path}: every row reads")
+    else:
+        print(f"{path}: {len(damaged)} damaged row(s); the other rows read as usual:")
+        for run, job, what in damaged:
+            print(f"  run {run}" + (f" job {job}" if job else " (the run's own row)") + f": {what}")
+        print("every command skips them; to drop them for good, delete those rows or move the store aside")
+    return EXIT_ERROR if damaged else EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:

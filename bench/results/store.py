@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from typing import Any
 from bench.errors import ResultFormatError
 from bench.results.device_records import DeviceInfo
 from bench.results.records import FailureKind, JobResult
+
+log = logging.getLogger(__name__)
 
 # Each entry upgrades the schema by one version; never edit one that has shipped, append instead.
 MIGRATIONS: tuple[str, ...] = (
@@ -50,8 +53,8 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # A job a resume runs again (JobResult.to_retry), as SQL over the stored row
-_TO_RETRY = ("(status = 'failed' AND json_valid(result_json) AND json_extract(result_json, '$.failure') IN "
-             f"({', '.join(repr(k.value) for k in FailureKind if k.retried_on_resume)}))")
+_TO_RETRY = ("(status = 'failed' AND CASE WHEN json_valid(result_json) THEN json_extract(result_json, '$.failure') "
+             f"END IN ({', '.join(repr(k.value) for k in FailureKind if k.retried_on_resume)}))")
 
 
 class StoreError(ResultFormatError):
@@ -81,6 +84,7 @@ class Store:
 
     def __init__(self, path: Path, timeout_s: float = 10.0) -> None:
         self.path = path
+        self._reported: set[tuple[str, str | None]] = set()  # damaged rows already reported
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
@@ -165,7 +169,11 @@ class Store:
             exists = db.execute("SELECT result_json FROM jobs WHERE run_id = ? AND job_id = ?",
                                 (run_id, result.job_id)).fetchone()
             if exists:
-                if not (retrying and JobResult.from_dict(json.loads(exists[0])).to_retry):
+                try:
+                    replaceable = retrying and _job_result(exists[0]).to_retry
+                except DamagedRow:
+                    replaceable = False
+                if not replaceable:
                     raise StoreError(f"run {run_id} already holds job {result.job_id}; results are never "
                                      "overwritten")
                 db.execute("DELETE FROM jobs WHERE run_id = ? AND job_id = ?", (run_id, result.job_id))
@@ -176,8 +184,40 @@ class Store:
             )
 
     def job_results(self, run_id: str) -> list[JobResult]:
-        rows = self._query("SELECT result_json FROM jobs WHERE run_id = ? ORDER BY rowid", (run_id,))
-        return [JobResult.from_dict(json.loads(row[0])) for row in rows]
+        """The run's results in the order they were stored; a row that cannot be read is reported (once) and
+        skipped, so one damaged row never hides the rest."""
+        rows = self._query("SELECT job_id, result_json FROM jobs WHERE run_id = ? ORDER BY rowid", (run_id,))
+        results = []
+        for job_id, text in rows:
+            try:
+                results.append(_job_result(text))
+            except DamagedRow as exc:
+                self._report_damage(run_id, job_id, str(exc))
+        return results
+
+    def _report_damage(self, run_id: str, job_id: str | None, what: str) -> None:
+        if (run_id, job_id) not in self._reported:
+            self._reported.add((run_id, job_id))
+            where = f"run {run_id}" + (f" job {job_id}" if job_id else "")
+            log.warning("%s: %s; skipped (list damaged rows with: python -m bench runs --check)", where, what)
+
+    def damaged(self) -> list[tuple[str, str | None, str]]:
+        """Every row this version cannot read: (run id, job id or None for the run's own row, what is wrong);
+        damage to the file's pages first, as SQLite's integrity check finds it."""
+        found: list[tuple[str, str | None, str]] = []
+        problems = [row[0] for row in self._query("PRAGMA integrity_check(20)", ()) if row[0] != "ok"]
+        found += [("-", None, f"SQLite: {problem}") for problem in problems]
+        for row in self._query("SELECT * FROM runs ORDER BY created_at, rowid", ()):
+            try:
+                _run_parts(row)
+            except DamagedRow as exc:
+                found.append((row[0], None, str(exc)))
+        for run_id, job_id, text in self._query("SELECT run_id, job_id, result_json FROM jobs ORDER BY rowid", ()):
+            try:
+                _job_result(text)
+            except DamagedRow as exc:
+                found.append((run_id, job_id, str(exc)))
+        return found
 
     def done_job_ids(self, run_id: str) -> set[str]:
         return {row[0] for row in self._query("SELECT job_id FROM jobs WHERE run_id = ?", (run_id,))}
@@ -194,20 +234,31 @@ class Store:
         rows = self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             raise StoreError(f"no run {run_id!r} in {self.path}; list them with: python -m bench runs")
-        return self._record(rows[0])
+        try:
+            return self._record(rows[0])
+        except DamagedRow as exc:
+            raise StoreError(f"run {run_id} in {self.path} cannot be read ({exc}); list damaged rows with: "
+                             "python -m bench runs --check") from exc
 
     def runs(self, limit: int | None = 50) -> list[RunRecord]:
-        """Return runs newest first; all of them when `limit` is None."""
+        """Return runs newest first; all of them when `limit` is None. A run whose own row cannot be read is
+        reported (once) and left out."""
         rows = self._query("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?",
                            (-1 if limit is None else limit,))
-        return [self._record(row) for row in rows]
+        records = []
+        for row in rows:
+            try:
+                records.append(self._record(row))
+            except DamagedRow as exc:
+                self._report_damage(row[0], None, str(exc))
+        return records
 
     def _record(self, row: tuple[Any, ...]) -> RunRecord:
-        run_id, created_at, _, device_json, plan_json, config_json, version = row
+        run_id, created_at, device, plan, config, version = _run_parts(row)
         counts = self._query(f"SELECT COUNT(*), SUM(status = 'failed'), SUM({_TO_RETRY}) FROM jobs WHERE run_id = ?",
                              (run_id,))[0]
-        return RunRecord(run_id=run_id, created_at=created_at, device=DeviceInfo.from_dict(json.loads(device_json)),
-                         plan=json.loads(plan_json), config=json.loads(config_json), bench_version=version,
+        return RunRecord(run_id=run_id, created_at=created_at, device=device, plan=plan, config=config,
+                         bench_version=version,
                          jobs_done=int(counts[0]), jobs_failed=int(counts[1] or 0), jobs_to_retry=int(counts[2] or 0))
 
     def to_retry(self, run_id: str) -> list[str]:
@@ -220,3 +271,35 @@ class Store:
             return list(self._db.execute(sql, params).fetchall())
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from exc
+
+
+class DamagedRow(Exception):
+    """A stored row this version cannot read: text that is not JSON, or JSON missing what a record needs."""
+
+
+def _decoded(text: Any, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise DamagedRow(f"{what} is not JSON ({exc})") from exc
+
+
+def _job_result(text: Any) -> JobResult:
+    data = _decoded(text, "its result")
+    try:
+        return JobResult.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DamagedRow(f"its result lacks or garbles {exc!s}") from exc
+
+
+def _run_parts(row: tuple[Any, ...]) -> tuple[str, str, DeviceInfo, list[dict[str, Any]], dict[str, Any], str]:
+    run_id, created_at, _, device_json, plan_json, config_json, version = row
+    device, plan, config = (_decoded(device_json, "its device"), _decoded(plan_json, "its plan"),
+                            _decoded(config_json, "its settings"))
+    try:
+        info = DeviceInfo.from_dict(device)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DamagedRow(f"its device lacks or garbles {exc!s}") from exc
+    if not isinstance(plan, list) or not isinstance(config, dict):
+        raise DamagedRow("its plan or settings are not what a run stores")
+    return run_id, created_at, info, plan, config, version
