@@ -229,3 +229,15 @@ def test_each_variant_is_built_just_before_its_rows_and_pruning_last(tmp_path: P
     assert events == ["build fp32", "measure fp32", "build int8", "measure int8", "build res160", "measure res160",
                       "build pruned50", "measure pruned50"]
     assert [r.variant for r in outcome.results] == ["fp32", "pruned50", "int8", "res160"]
+
+
+def test_a_run_refused_for_its_images_leaves_no_run_in_the_store(tiny_tflite: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    odd = tmp_path / "odd"
+    (odd / "photos").mkdir(parents=True)
+    (odd / "photos" / "cat.jpg").write_bytes(b"not really")
+    store = str(tmp_path / "s.sqlite")
+    assert main(["run", "--model", str(tiny_tflite), "--imagenet", str(odd), "--store", store]) == 1
+    assert "error: " in capsys.readouterr().err
+    assert main(["runs", "--store", store, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
