@@ -80,7 +80,15 @@ def _run(args: argparse.Namespace) -> int:
 def _node(args: argparse.Namespace) -> int:
     from bench.lab.node import attached_phones, start_node
 
-    phones = [p for p in args.phones.split(",") if p] if args.phones else attached_phones()
+    if args.phones:
+        phones = [p for p in args.phones.split(",") if p]
+    else:
+        attached = attached_phones(args.devices)
+        phones = [name for name, _, _ in attached]
+        for name, serial, known in attached:
+            print(f"  {name}" + (f" ({serial})" if name != serial else "") + ("" if known else
+                  f": not in {args.devices}, so advertised by its serial; a lab config that names it by an alias "
+                  f"will not find it: add it to {args.devices}/*.toml"))
     if not phones:
         print("no phone is online on this host: the node joins, but no lab job will be placed on it")
     extra = [a for a in args.ray_args if a != "--"]

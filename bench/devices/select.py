@@ -145,8 +145,9 @@ def _serial_of_model(client: object, entry: InventoryEntry) -> str:
     return matches[0]
 
 
-def list_devices() -> list[dict[str, Any]]:
-    """One row per device: alias, platform, serial, state (online / unauthorized / offline / absent), model."""
+def list_devices(folders: list[Path] | None = None) -> list[dict[str, Any]]:
+    """One row per device: alias, platform, serial, state (online / unauthorized / offline / absent), model;
+    aliases from the inventory in `folders` (default: inventory_folders())."""
     from bench.devices.android import adb
     from bench.devices.android.backend import AndroidDevice
     from bench.devices.inventory import load_inventory
@@ -155,7 +156,7 @@ def list_devices() -> list[dict[str, Any]]:
     host = LocalDevice().describe()
     rows: list[dict[str, Any]] = [{"alias": "local", "platform": "local", "serial": host.id, "state": "online",
                                    "model": f"{host.model} {host.soc or ''}".strip()}]
-    entries = load_inventory(inventory_folders())
+    entries = load_inventory(folders if folders is not None else inventory_folders())
     client = adb.client()
     try:
         attached = {a.serial: a.state for a in adb.attached(client)}

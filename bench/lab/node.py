@@ -22,11 +22,18 @@ from pathlib import Path
 from bench.devices.select import list_devices
 from bench.errors import ConfigError, DeviceError
 from bench.lab.ray import phone_resource
+from bench.paths import data_dir
 
 
-def attached_phones() -> list[str]:
-    """The phones online on this host, by inventory alias where it has one."""
-    return sorted(row["alias"] or row["serial"] for row in list_devices()
+def attached_phones(devices: Path) -> list[tuple[str, str, bool]]:
+    """The phones online on this host: (the name it is advertised by, its serial or UDID, whether the inventory in
+    `devices` knows it). A phone the inventory knows goes by its alias, as the lab config names it; any other by
+    its serial."""
+    if not devices.is_dir():
+        raise ConfigError(f"no inventory folder {devices}; give this host's with --devices DIR (its *.toml name "
+                          "the phones, as the lab config does)")
+    rows = list_devices([data_dir() / "sim", devices])  # for a phone in both, the alias in `devices` wins
+    return sorted((row["alias"] or row["serial"], row["serial"], row["alias"] is not None) for row in rows
                   if row["platform"] in ("android", "ios") and row["serial"] and row["state"] in ("online", "paired"))
 
 
