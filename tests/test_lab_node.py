@@ -48,3 +48,18 @@ def test_a_node_run_elsewhere_names_its_phones_from_its_devices_folder(
 def test_a_node_without_its_inventory_folder_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lab", "node", "--head", "--devices", str(tmp_path / "nope")]) == 1
     assert "no inventory folder" in capsys.readouterr().err
+
+
+def test_a_node_without_devices_given_or_a_default_folder_names_simulated_phones_by_their_sim_names(
+        serials: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.lab import node
+
+    monkeypatch.chdir(tmp_path)  # no ./devices: the default folder may be absent, a named one may not
+    monkeypatch.delenv("BENCH_DEVICES", raising=False)
+    started: list[list[str]] = []
+    monkeypatch.setattr(node, "start_node", lambda phones, **kw: started.append(phones))
+    assert main(["lab", "node", "--head"]) == 0
+    out = capsys.readouterr().out
+    assert "no inventory folder devices here" in out
+    assert started == [["sim1", "sim2"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ def register(subparsers: Any) -> None:
     node.add_argument("--port", type=int, default=6379, help="the head's port (with --head)")
     node.add_argument("--phones", default=None, help="comma-separated aliases to advertise (default: every phone "
                       "online here)")
-    node.add_argument("--devices", type=Path, default=Path("devices"), help="this host's inventory folder")
+    node.add_argument("--devices", type=Path, default=None, help="this host's inventory folder (default: "
+                      "BENCH_DEVICES or ./devices)")
     node.add_argument("--block", action="store_true", help="stay in the foreground (for a systemd unit)")
     node.add_argument("ray_args", nargs=argparse.REMAINDER, help="after --: more `ray start` options")
     node.set_defaults(handler=_node)
@@ -80,19 +82,24 @@ def _run(args: argparse.Namespace) -> int:
 def _node(args: argparse.Namespace) -> int:
     from bench.lab.node import attached_phones, start_node
 
+    given = args.devices is not None
+    devices: Path = args.devices if given else Path(os.environ.get("BENCH_DEVICES") or "devices")
     if args.phones:
         phones = [p for p in args.phones.split(",") if p]
     else:
-        attached = attached_phones(args.devices)
+        if not given and not devices.is_dir():
+            print(f"no inventory folder {devices} here: phones go by their serials (simulated ones by bench sim's "
+                  "names); name this host's folder with --devices DIR")
+        attached = attached_phones(devices, given=given)
         phones = [name for name, _, _ in attached]
         for name, serial, known in attached:
             print(f"  {name}" + (f" ({serial})" if name != serial else "") + ("" if known else
-                  f": not in {args.devices}, so advertised by its serial; a lab config that names it by an alias "
-                  f"will not find it: add it to {args.devices}/*.toml"))
+                  f": not in {devices}, so advertised by its serial; a lab config that names it by an alias "
+                  f"will not find it: add it to {devices}/*.toml"))
     if not phones:
         print("no phone is online on this host: the node joins, but no lab job will be placed on it")
     extra = [a for a in args.ray_args if a != "--"]
-    start_node(phones, address=args.ray, port=args.port, devices=args.devices, extra=extra, block=args.block)
+    start_node(phones, address=args.ray, port=args.port, devices=devices, extra=extra, block=args.block)
     where = f"the cluster at {args.ray}" if args.ray else f"a new cluster on port {args.port}"
     print(f"this host joined {where}, advertising {len(phones)} phone(s): {', '.join(phones) or '-'}")
     print("run the night from any host of the cluster: python -m bench lab run --config devices/lab.toml "

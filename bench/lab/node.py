@@ -25,11 +25,11 @@ from bench.lab.ray import phone_resource
 from bench.paths import data_dir
 
 
-def attached_phones(devices: Path) -> list[tuple[str, str, bool]]:
+def attached_phones(devices: Path, *, given: bool = True) -> list[tuple[str, str, bool]]:
     """The phones online on this host: (the name it is advertised by, its serial or UDID, whether the inventory in
     `devices` knows it). A phone the inventory knows goes by its alias, as the lab config names it; any other by
-    its serial."""
-    if not devices.is_dir():
+    its serial. A folder named on the command line (`given`) must exist; the default one may be absent."""
+    if given and not devices.is_dir():
         raise ConfigError(f"no inventory folder {devices}; give this host's with --devices DIR (its *.toml name "
                           "the phones, as the lab config does)")
     rows = list_devices([data_dir() / "sim", devices])  # for a phone in both, the alias in `devices` wins
@@ -52,7 +52,7 @@ def start_node(phones: list[str], *, address: str | None, port: int, devices: Pa
                block: bool) -> None:
     """Run `ray start` with this host's phones and environment; return once the node is up (or, blocking, down)."""
     command = ray_start_command(phones, address=address, port=port, extra=[*extra, *(["--block"] if block else [])])
-    env = dict(os.environ, BENCH_DEVICES=str(devices.resolve()))
+    env = dict(os.environ, **({"BENCH_DEVICES": str(devices.resolve())} if devices.is_dir() else {}))
     done = subprocess.run(command, env=env, capture_output=not block, text=True, check=False)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout or "").strip().splitlines()[-3:] if not block else []
