@@ -10,6 +10,10 @@ from __future__ import annotations
 class BenchError(Exception):
     """Something went wrong that the user can act on."""
 
+    def __init__(self, *args: object, output: str | None = None) -> None:
+        super().__init__(*args)
+        self.output = output  # what a tool printed before it failed: kept with the failed job
+
 
 class ConfigError(BenchError):
     """A config file, a flag or an option value is invalid."""

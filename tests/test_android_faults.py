@@ -61,7 +61,40 @@ def _check(code: int, results: dict[str, dict], failed: str, reason: str) -> Non
 def test_the_tool_hangs(phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with injected(phone, hang_on_command="--use_gpu=true"):
         code, results = _run([tiny_tflite], capsys, "--accelerators", "gpu,xnnpack")
-    _check(code, results, f"{tiny_tflite.stem}/gpu", "said nothing for 5 s and was killed")
+    _check(code, results, f"{tiny_tflite.stem}/gpu", "was silent for 3 s, longer than its settings allow (3 s: "
+           "loading the model and its delegate, + margin), and was killed; it printed nothing")
+
+
+def test_a_tool_that_hangs_mid_run_is_killed_on_its_silence_and_its_output_is_kept(
+        phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The tool prints its start lines and the timed runs' line, then its 5th inference never returns. The
+    fixed deadline would be 2 x max_secs + margin = 243 s; the watch allows the timed runs twice what the
+    warm-up says they take, plus its margin, and names the line it stopped after."""
+    with injected(phone, hang_in_invoke=5):
+        code, results = _run([tiny_tflite], capsys, "--accelerators", "xnnpack", "--num-runs", "20",
+                             "--max-secs", "120")
+    job = results[f"{tiny_tflite.stem}/xnnpack"]
+    assert code == 1 and job["status"] == "failed", job
+    assert "longer than its settings allow (1" in job["error"] and "20 runs of" in job["error"], job["error"]
+    assert "its last line: 'INFO: Running benchmark for at least 20 iterations" in job["error"], job["error"]
+    assert main(["export", "latest"]) == 0
+    stored = next(r for r in json.loads(capsys.readouterr().out)["results"] if r["job_id"] == job["job_id"])
+    assert stored["failure"] == "transport"  # a hang: --resume runs it again
+    assert "Initialized session in" in stored["tool_output"] and "count=1 " in stored["tool_output"]
+    assert main(["report", "--raw", job["job_id"]]) == 0
+    assert "INFO: Running benchmark for at least 20 iterations" in capsys.readouterr().out
+    assert not _tools_running_on(phone)  # killed on the phone, not left deadlocked there
+
+
+def _tools_running_on(phone: Path) -> list[str]:
+    """Command lines of the simulated phone's benchmark_model processes still alive."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if entry.name.isdigit() and "benchmark_model" in line and str(phone) in line:
+                found.append(line)
+    return found
 
 
 def test_the_tool_crashes(phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.cli.common import EXIT_ERROR, EXIT_OK, EXIT_UNSTABLE, open_store, print_json, store_arg
 from bench.engines.loop import loop_option_help
+from bench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bench.results.records import JobResult
 
 
 def _csv(text: str) -> list[str]:
@@ -101,6 +106,8 @@ def register(subparsers: Any) -> None:
     report = subparsers.add_parser("report", help="the comparison table of a stored run")
     report.add_argument("run_id", nargs="?", default="latest", help="a run id, or latest (default)")
     report.add_argument("--format", choices=("table", "md", "csv", "json", "html"), default="table")
+    report.add_argument("--raw", default=None, metavar="JOB_ID",
+                        help="print what the tool printed for one job of the run (a failed job's too)")
     report.add_argument("--out", type=Path, default=None,
                         help="with --format html: the site folder (default: reports/run-RUN_ID)")
     store_arg(report)
@@ -314,8 +321,24 @@ def _report(args: argparse.Namespace) -> int:
     with open_store(args.store) as store:
         record = store.run(args.run_id)
         results = store.job_results(record.run_id)
+    if args.raw is not None:
+        return _print_raw(record.run_id, results, args.raw)
     measured = any(r.accuracy for r in results) or bool(record.config.get("dataset", {}).get("imagenet"))
     _print_table(record.run_id, record.device, results, measured, args.format)
+    return EXIT_OK
+
+
+def _print_raw(run_id: str, results: list[JobResult], job_id: str) -> int:
+    """The tool's output for one job, as it was: a measured job's, or what a failed job's tool printed."""
+    job = next((r for r in results if r.job_id == job_id), None)
+    if job is None:
+        raise ConfigError(f"run {run_id} has no job {job_id}; its jobs: {', '.join(r.job_id for r in results)}")
+    output = job.raw.raw_output if job.raw else job.tool_output
+    if not output:
+        print(f"{job_id}: no tool output was kept ({job.status.value}{': ' + job.error if job.error else ''})",
+              file=sys.stderr)
+        return EXIT_ERROR
+    print(output, end="" if output.endswith("\n") else "\n")
     return EXIT_OK
 
 

@@ -306,7 +306,7 @@ def _render_run(writer: _Writer, data: RunData, device_href: str) -> None:
                     op_slowest=_slowest_ops(job),
                     histogram=histogram.removeprefix("jobs/") if has_histogram else None,
                     over_time=over_time.removeprefix("jobs/") if has_over_time else None,
-                    raw_output=job.raw.raw_output if job.raw else "")
+                    raw_output=job.raw.raw_output if job.raw else job.tool_output or "")
 
 
 def _sort_value(value: object) -> str:

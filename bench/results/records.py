@@ -422,6 +422,7 @@ class JobResult:
     frames: FramesResult | None = None
     failure: FailureKind | None = None  # a failed job: why (None: ok, or stored before kinds were kept)
     earlier_errors: tuple[str, ...] = ()  # what the tries a resume replaced failed with
+    tool_output: str | None = None  # a failed job: what its tool printed before it failed or was killed
 
     @property
     def to_retry(self) -> bool:
@@ -431,6 +432,7 @@ class JobResult:
     def to_dict(self) -> dict[str, Any]:
         return {"sustained": self.sustained.to_dict() if self.sustained else None,
                 "failure": self.failure.value if self.failure else None, "earlier_errors": list(self.earlier_errors),
+                "tool_output": self.tool_output,
                 "concurrent": self.concurrent.to_dict() if self.concurrent else None,
                 "pipeline": self.frames.to_dict() if self.frames else None,  # the name results are stored under
                 "job_id": self.job_id,
@@ -457,4 +459,4 @@ class JobResult:
                    sustained=opt("sustained", SustainedResult), concurrent=opt("concurrent", Contention),
                    frames=FramesResult.from_dict(frames) if (frames := data.get("pipeline")) else None,
                    failure=FailureKind(data["failure"]) if data.get("failure") else None,
-                   earlier_errors=tuple(data.get("earlier_errors") or ()))
+                   earlier_errors=tuple(data.get("earlier_errors") or ()), tool_output=data.get("tool_output"))

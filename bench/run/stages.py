@@ -216,7 +216,7 @@ def measure_unit(context: RunContext, unit: list[Job], measured: Measured, hooks
             log.error("%s failed: %s", job.job_id, exc)
             if not isinstance(exc, DeviceError) or attempt == hooks.retries:
                 kind = FailureKind.TRANSPORT if isinstance(exc, DeviceError) else FailureKind.TOOL
-                return [failed(j, str(exc), kind) for j in unit]
+                return [failed(j, str(exc), kind, output=exc.output) for j in unit]
             if hooks.on_retry:
                 hooks.on_retry(job.job_id, attempt + 1, str(exc))
     raise AssertionError("unreachable: the last attempt returns")
@@ -241,10 +241,10 @@ def _progress_label(context: RunContext, unit: list[Job]) -> str:
     return job.job_id + (" + accuracy" if accuracy else "") + (f" (+{len(unit) - 1} at once)" if len(unit) > 1 else "")
 
 
-def failed(job: Job, error: str, kind: FailureKind) -> JobResult:
+def failed(job: Job, error: str, kind: FailureKind, output: str | None = None) -> JobResult:
     return JobResult(job_id=job.job_id, model=job.model, variant=job.label, model_sha256="",
                      accelerator=job.accelerator, threads=job.threads, status=JobStatus.FAILED, error=error,
-                     failure=kind)
+                     failure=kind, tool_output=output or None)
 
 
 def outcome(context: RunContext, jobs: list[Job], store: Store, stopped: str | None,

@@ -29,6 +29,7 @@ from bench.devices.android.tools import binary_problem
 from bench.devices.android.topology import COMMAND as TOPOLOGY_COMMAND
 from bench.devices.android.topology import parse_topology
 from bench.devices.base import AccuracyInputs, Execution, HealthFacts, ModelJob
+from bench.engines.silence import SilenceWatch
 from bench.errors import BenchError, DeviceError, DeviceNotReadyError, ToolFailedError
 from bench.fileio import sha256_unchanged_file, write_text_atomic
 from bench.paths import cache_dir
@@ -229,13 +230,18 @@ class AndroidDevice:
         mask = topology.mask(job.threads) if topology else None
         line = command_line(REMOTE_TOOL, flags, mask, sample_memory=self.sample_memory,
                             sampler_mask=topology.spare_mask(job.threads) if topology else None)
-        run = run_tool(self.device, line, timeout_s=s.watchdog_s)
-        check_flags_taken(run.output, set(flags))
-        raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,
-                      input_shape=job.input_shape or (), tool_sha256=self.tool_sha256(),
-                      sampled_vmhwm_mb=run.sampled_vmhwm_mb, cpu_mask=mask)
-        if run.exit_code not in (0, None):
-            raise ToolFailedError(f"benchmark_model exited with {run.exit_code} on {self.serial}")
+        run = run_tool(self.device, line, timeout_s=s.watchdog_s, watch=SilenceWatch(
+            load_margin_s=s.watchdog_margin_s, run_frequency_hz=s.loop.run_frequency_hz))
+        try:
+            check_flags_taken(run.output, set(flags))
+            raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,
+                          input_shape=job.input_shape or (), tool_sha256=self.tool_sha256(),
+                          sampled_vmhwm_mb=run.sampled_vmhwm_mb, cpu_mask=mask)
+            if run.exit_code not in (0, None):
+                raise ToolFailedError(f"benchmark_model exited with {run.exit_code} on {self.serial}")
+        except BenchError as exc:  # the job fails, and keeps what the tool printed
+            exc.output = exc.output or run.output
+            raise
         if accuracy is None:
             return Execution(raw=raw)
         try:

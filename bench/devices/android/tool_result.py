@@ -32,7 +32,8 @@ def raw_run(output: str, *, requested: str, model_size_bytes: int, input_shape: 
         report = parse_tool_output(output)
     except ResultFormatError as exc:
         tail = output.strip().splitlines()[-1:] or ["no output"]
-        raise ToolFailedError(f"benchmark_model gave no result ({tail[0][:120]}); see the raw output with -v") from exc
+        raise ToolFailedError(f"benchmark_model gave no result ({tail[0][:120]}); its output is kept with the "
+                              "failed job: python -m bench report RUN_ID --raw JOB_ID") from exc
     stats = report.inference
     if report.status != "ok" or stats is None or stats.avg_ms is None:
         raise ToolFailedError(f"benchmark_model failed: {report.error or 'no timed runs in its output'}")

@@ -159,6 +159,12 @@ def tool_version() -> str:
         return "current"
 
 
+def hang_in_invoke() -> int | None:
+    """A simulated phone's `hang_in_invoke` fault: the inference (counting from 1) that never returns."""
+    value = sim_faults()[1].get("hang_in_invoke")
+    return int(value) if value else None
+
+
 def invoke_delay_s() -> float:
     """A simulated phone's `invoke_delay_ms` fault, in seconds."""
     return float(sim_faults()[1].get("invoke_delay_ms") or 0.0) / 1000.0
@@ -272,8 +278,12 @@ def run(args: argparse.Namespace) -> int:
     delay = invoke_delay_s()
     heating = _heating()
     one_core = _one_core()
+    hang_at, invokes = hang_in_invoke(), [0]
 
     def invoke() -> None:
+        invokes[0] += 1
+        while invokes[0] == hang_at:  # deadlocked: prints nothing more, never exits on its own
+            time.sleep(3600)
         with one_core:
             started = time.perf_counter()
             interpreter.invoke()

@@ -50,6 +50,8 @@ class SimFaults:
     # the phone's benchmark_model waits this long in every inference: a slower phone (or a slower build),
     # and a tool whose time is mostly waiting from the host's point of view, as a real phone's is
     invoke_delay_ms: float | None = None
+    # the tool's Nth inference never returns (a GPU driver that deadlocks): it has printed its start lines
+    hang_in_invoke: int | None = None
 
 
 FAULTS_FILE = ".sim/faults.json"  # faults set from outside the daemon's process (tests, `bench sim`)
