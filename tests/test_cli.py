@@ -40,6 +40,18 @@ def test_datasets_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert (report["layout"], report["images"], report["classes"]) == ("class-folders", 12, 4)
 
 
+def test_datasets_check_exits_1_when_it_lists_unreadable_images(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    root = class_folders(tmp_path / "val")
+    image = next(root.rglob("*.JPEG"))
+    image.write_bytes(image.read_bytes()[:200])  # truncated
+    (root / "README.txt").write_text("not an image, and no fault")
+    assert main(["datasets", "check", str(root)]) == 1
+    out, err = capsys.readouterr()
+    assert "unreadable: 1" in out and image.name in out
+    assert err.count("\n") == 1 and "1 unreadable image(s)" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -57,8 +58,19 @@ def test_terminal_table() -> None:
     int8 = next(line for line in lines if line.startswith("int8"))
     assert int8.split() == ["int8", "xnnpack", "1", "1.00", "60.0", "10.0", "5.00", "5.00-6.00", "5.60", "192.3",
                             "79.0", "95.0", "2.00x", "-1.0", "0.25", "*"]
-    assert "FAILED: host runner failed: bad model" in text
     assert "accuracy on 200 ImageNet val images" in text
+
+
+def test_a_failed_rows_reason_is_said_under_the_table_not_in_a_cell_that_widens_every_row() -> None:
+    long_error = "variant not built: " + "x" * 200
+    rows = comparison_rows([*KNOWN[:4], replace(KNOWN[4], error=long_error)])
+    text = render(rows, "table", title="m on host", accuracy_measured=True)
+    lines = text.splitlines()
+    fp16 = next(line for line in lines if line.startswith("fp16"))
+    assert fp16.split() == ["fp16", "xnnpack", "1", "FAILED"]
+    assert max(len(line) for line in lines[1:8]) < 140  # the header, the rule and the rows keep their widths
+    assert f"fp16 xnnpack t1: FAILED: {long_error}" in lines[8:]
+    assert f"- fp16 xnnpack t1: FAILED: {long_error}" in render(rows, "md")
 
 
 def test_markdown_csv_json_and_no_accuracy() -> None:

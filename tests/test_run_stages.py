@@ -15,6 +15,7 @@ import pytest
 
 from bench.cli import main
 from bench.config import Config, with_overrides
+from bench.datasets.subsets import SubsetRule
 from bench.results.records import JobStatus
 from bench.results.store import Store
 from bench.run.stages import execute_run
@@ -40,6 +41,24 @@ def test_one_run_measures_every_job_and_stores_it(tiny_tflite: Path, tmp_path: P
         assert first.state_before is not None and first.state_after is not None
         assert {r.accelerator for r in outcome.results} == {"xnnpack", "none"}
         assert store.run(outcome.run_id).complete
+
+
+def test_an_unreadable_image_is_named_under_the_table(tiny_tflite: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.datasets.layouts import load_imagenet
+    from bench.datasets.subsets import eval_subset
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    root = class_folders(tmp_path / "val")
+    victim = eval_subset(load_imagenet(root).images, None, SubsetRule.FIRST).images[0]
+    victim.path.write_bytes(victim.path.read_bytes()[:300])  # truncated: it cannot be decoded
+    code = main(["run", "--model", str(tiny_tflite), "--variants", "original", "--imagenet", str(root),
+                 *[f"--{k.replace('_', '-')}={v}" for k, v in QUICK.items()], "--store", str(tmp_path / "s.sqlite")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"1 ImageNet image(s) could not be read, skipped and not counted in top-1/top-5: {victim.name}" in out
+    assert "accuracy on 8 ImageNet val images" in out
 
 
 def test_a_failing_job_is_recorded_and_the_rest_goes_on(tiny_tflite: Path, tmp_path: Path) -> None:

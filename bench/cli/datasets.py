@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,12 @@ def _check(args: argparse.Namespace) -> int:
     from bench.datasets.check import check_dataset
 
     report = check_dataset(args.root)
+    # only files that cannot be read are a fault: unknown files (a README) and labelled images a partial copy
+    # lacks are listed
+    broken = bool(report.unreadable)
     if args.json:
         print_json(report.to_dict())
-        return 0
+        return 1 if broken else 0
     print(f"{report.root}: layout {report.layout}")
     print(f"  images: {report.images} ({report.usable_images} readable) in {report.classes} of 1000 classes")
     print(f"  unreadable: {len(report.unreadable)}")
@@ -47,7 +51,10 @@ def _check(args: argparse.Namespace) -> int:
         print(f"  labelled but missing: {len(report.missing)}")
         for name in report.missing[:20]:
             print(f"    {name}")
-    return 0
+    if broken:
+        print(f"{len(report.unreadable)} unreadable image(s): accuracy runs skip them and say so under the table; "
+              "copy them again from the ImageNet val archive", file=sys.stderr)
+    return 1 if broken else 0
 
 
 def _subsets(args: argparse.Namespace) -> int:

@@ -223,7 +223,10 @@ def _write_variant(
     from bench.models.convert import convert
 
     if source.kind is SourceKind.TFLITE:
+        from bench.engines.litert import load_interpreter
+
         assert source.path is not None
+        load_interpreter(source.path)  # a file LiteRT cannot load is named as the user gave it, not as cached
         (folder / MODEL_FILE).write_bytes(source.path.read_bytes())
         return {"source_file": str(source.path)}
     size = spec.input_size

@@ -56,6 +56,7 @@ class Row:
     size_ratio: float | None
     pareto: bool
     warnings: tuple[str, ...]
+    unreadable_images: tuple[str, ...] = ()  # ImageNet files that could not be read: skipped, not counted
 
 
 def _base_row(r: JobResult) -> dict[str, Any]:
@@ -73,7 +74,7 @@ def _base_row(r: JobResult) -> dict[str, Any]:
         "subset": ((acc.subset or {}).get("manifest") or {}).get("name") if acc else None,
         "scored_by": (acc.scored_by or {}).get("tool") if acc and acc.scored_by and
         not acc.scored_by.get("run_eval_not_used") else None,
-        "warnings": r.warnings,
+        "warnings": r.warnings, "unreadable_images": tuple(name for name, _ in acc.unreadable) if acc else (),
     }
 
 
@@ -125,7 +126,7 @@ def _num(value: float | None, digits: int) -> str:
 def cells(row: Row) -> dict[str, str]:
     if row.status != JobStatus.OK.value:
         return {"variant": row.variant, "accelerator": row.accelerator, "threads": str(row.threads),
-                "size": row.error or "" if row.failure == "not-run" else f"FAILED: {row.error}"}
+                "size": "not run" if row.failure == "not-run" else "FAILED"}  # why: under the table (failure_note)
     ci = f"{row.ci95_p50_ms[0]:.2f}-{row.ci95_p50_ms[1]:.2f}" if row.ci95_p50_ms else "-"
     return {
         "variant": row.variant + (" !" if row.warnings else ""),
@@ -157,6 +158,12 @@ def footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
     if tools:
         notes.append(f"† scored on the device by {', '.join(tools)} with its own preprocessing, not the variant's; "
                      "no Δtop-1 against a row scored another way")
+    unreadable = sorted({image for row in rows for image in row.unreadable_images})
+    if unreadable:
+        shown = ", ".join(unreadable[:5]) + (f" and {len(unreadable) - 5} more" if len(unreadable) > 5 else "")
+        notes.append(f"{len(unreadable)} ImageNet image(s) could not be read, skipped and not counted in top-1/top-5: "
+                     f"{shown}; python -m bench datasets check DIR says why")
+    notes += [failure_note(row) for row in rows if row.status != JobStatus.OK.value]
     for row in rows:
         for warning in row.warnings:
             threads = f"{row.threads} thread" + ("s" if row.threads != 1 else "")
@@ -171,6 +178,13 @@ def footnotes(rows: list[Row], accuracy_measured: bool) -> list[str]:
     return notes
 
 
+def failure_note(row: Row) -> str:
+    """Why a row has no numbers, said once under the table rather than in a cell that would widen every row."""
+    error = row.error or "no reason was stored"
+    return f"{row.variant} {row.accelerator} t{row.threads}: " + (error if row.failure == "not-run"
+                                                                   else f"FAILED: {error}")
+
+
 def render(rows: list[Row], fmt: str, *, title: str = "", accuracy_measured: bool = True) -> str:
     """Render the rows as a terminal table, Markdown, CSV or JSON."""
     if fmt == "json":
@@ -180,7 +194,7 @@ def render(rows: list[Row], fmt: str, *, title: str = "", accuracy_measured: boo
         writer = csv.DictWriter(buffer, fieldnames=list(Row.__dataclass_fields__))
         writer.writeheader()
         for r in rows:
-            writer.writerow({k: (";".join(v) if isinstance(v, tuple) and k == "warnings" else v)
+            writer.writerow({k: (";".join(v) if isinstance(v, tuple) and k in ("warnings", "unreadable_images") else v)
                              for k, v in asdict(r).items()})
         return buffer.getvalue()
     headers = [h for h, _ in COLUMNS]
@@ -210,7 +224,7 @@ def row_line(results: list[JobResult], job_id: str) -> str:
     c = cells(row)
     head = f"{row.variant} {c['accelerator']} t{row.threads}:"
     if row.status != JobStatus.OK.value:
-        return f"{head} {c['size']}"
+        return failure_note(row)
     rest = [("p90 {} ms", "p90"), ("{} FPS", "fps"), ("init {} ms", "init"), ("peak {} MB", "peak"), ("{} MB", "size")]
     # a phone's summary has no p90 or CI: left out, not shown as "-"
     parts = [f"p50 {c['p50']} ms" + (f" ({c['ci']})" if c["ci"] != "-" else "")]

@@ -183,6 +183,7 @@ class AccuracyResult:
     images: int
     subset: dict[str, Any]  # split, rule, requested, count, names_sha256
     failed_images: int = 0
+    unreadable: tuple[tuple[str, str], ...] = ()  # the failed images: (file name, why it could not be read)
     top1_agreement_with_fp32: float | None = None
     predictions_top5: tuple[tuple[int, ...], ...] = ()  # per image, in subset order
     duration_s: float | None = None  # wall time of the accuracy job: loading inputs, launching, scoring
@@ -199,7 +200,8 @@ class AccuracyResult:
         return {"correct_top1": self.correct_top1, "scored_by": self.scored_by, "top1": self.top1,
                 "top5": self.top5, "images": self.images,
                 "subset": dict(self.subset),
-                "failed_images": self.failed_images, "top1_agreement_with_fp32": self.top1_agreement_with_fp32,
+                "failed_images": self.failed_images, "unreadable": [list(u) for u in self.unreadable],
+                "top1_agreement_with_fp32": self.top1_agreement_with_fp32,
                 "predictions_top5": [list(p) for p in self.predictions_top5], "duration_s": self.duration_s,
                 "host_reference": self.host_reference.to_dict() if self.host_reference else None}
 
@@ -207,6 +209,7 @@ class AccuracyResult:
     def from_dict(cls, data: dict[str, Any]) -> AccuracyResult:
         return cls(top1=data["top1"], top5=data["top5"], images=int(data["images"]), subset=dict(data["subset"]),
                    failed_images=int(data.get("failed_images", 0)),
+                   unreadable=tuple((str(n), str(r)) for n, r in data.get("unreadable") or ()),
                    top1_agreement_with_fp32=data.get("top1_agreement_with_fp32"),
                    predictions_top5=tuple(tuple(p) for p in data.get("predictions_top5") or ()),
                    duration_s=data.get("duration_s"),

@@ -60,7 +60,7 @@ def score(top5: np.ndarray, data: Preprocessed, subset: Subset,
         agreement = float(np.mean([a == b for a, b in shared])) if shared else None
     return AccuracyResult(
         top1=accuracy["top1"], top5=accuracy["top5"], images=len(data.names), subset=subset.to_dict(),
-        failed_images=len(data.failed), top1_agreement_with_fp32=agreement,
+        failed_images=len(data.failed), unreadable=data.failed, top1_agreement_with_fp32=agreement,
         predictions_top5=tuple(tuple(int(c) for c in row) for row in top5),
         correct_top1="".join("1" if row[0] == label else "0" for row, label in zip(top5, data.labels, strict=True)),
     )
@@ -92,7 +92,8 @@ def score_by_tool(tool: dict[str, Any], data: Preprocessed, subset: Subset) -> A
     scored_by = {k: v for k, v in tool.items() if k not in ("raw_output", "accuracy")}
     scored_by["topk"] = accuracy
     return AccuracyResult(top1=float(accuracy["top1"]), top5=float(accuracy["top5"]), images=int(tool["images"]),
-                          subset=subset.to_dict(), failed_images=len(data.failed), scored_by=scored_by)
+                          subset=subset.to_dict(), failed_images=len(data.failed), unreadable=data.failed,
+                          scored_by=scored_by)
 
 
 def first_choices(result: AccuracyResult, names: tuple[str, ...]) -> dict[str, int]:

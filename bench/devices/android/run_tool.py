@@ -25,6 +25,7 @@ terminal (CRLF line ends): the command then prints its exit code after a sentine
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import shlex
@@ -69,7 +70,7 @@ def command_line(tool: str, flags: dict[str, str], cpu_mask: str | None, *, samp
     # reads the tool's VmHWM with shell builtins (no process started but `sleep`) and prints it when it grew:
     # quickly at first (a short job is over before a quarter second), then four times a second; killed when
     # the tool exits, so it never keeps the run open for its last sleep
-    steps = " ".join(f"{a:g}) d={b:g};;" for a, b in zip(SAMPLE_STEPS_S, SAMPLE_STEPS_S[1:], strict=False))
+    steps = " ".join(f"{a:g}) d={b:g};;" for a, b in itertools.pairwise(SAMPLE_STEPS_S))
     loop = (f"h=; d={SAMPLE_STEPS_S[0]:g}; while [ -e /proc/$1/status ]; do n=; while read -r k v u; do "
             "[ \"$k\" = VmHWM: ] && n=$v; done < /proc/$1/status 2>/dev/null; if [ -n \"$n\" ] && "
             "[ \"$n\" != \"$h\" ]; then h=$n; echo \"@@mem VmHWM: $n kB\"; fi; sleep $d >/dev/null 2>&1; "
