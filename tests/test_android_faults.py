@@ -62,7 +62,7 @@ def test_the_tool_hangs(phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFi
     with injected(phone, hang_on_command="--use_gpu=true"):
         code, results = _run([tiny_tflite], capsys, "--accelerators", "gpu,xnnpack")
     _check(code, results, f"{tiny_tflite.stem}/gpu", "was silent for 3 s, longer than its settings allow (3 s: "
-           "loading the model and its delegate, + margin), and was killed; it printed nothing")
+           "loading the model and its delegate, watchdog_margin_s), and was killed; it printed nothing")
 
 
 def test_a_tool_that_hangs_mid_run_is_killed_on_its_silence_and_its_output_is_kept(

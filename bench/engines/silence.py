@@ -36,6 +36,7 @@ _AVG = re.compile(rf"\bavg=({_NUMBER})")
 _CURR = re.compile(rf"\bcurr=({_NUMBER})")
 _OURS = re.compile(r"^@@(?:pid|mem) ")  # bench's own lines in the stream (run_tool), not the tool's
 RUN_MARGIN_S = 10.0
+_LOADING = "loading the model and its delegate, watchdog_margin_s"
 
 
 @dataclass(slots=True)
@@ -52,7 +53,7 @@ class SilenceWatch:
     _pending: str = ""
 
     def __post_init__(self) -> None:
-        self.allowed_s, self.why = self.load_margin_s, "loading the model and its delegate"
+        self.allowed_s, self.why = self.load_margin_s, _LOADING
 
     def heard(self, text: str) -> bool:
         """Read newly arrived output; whether any of it was the tool's (bench's own @@ lines are not)."""
@@ -72,18 +73,19 @@ class SilenceWatch:
                 bound = min(cap_s, max(self.load_margin_s, 2 * at_least_s))
                 self.allowed_s = self.run_margin_s + bound
                 self.why = f"the warm-up: its first inference within {self.load_margin_s:g} s, at least " \
-                           f"{at_least_s:g} s in all"
+                           f"{at_least_s:g} s in all, + {self.run_margin_s:g} s"
             else:
                 expected = max(at_least_s, runs * self.per_run_s,
                                runs / self.run_frequency_hz if self.run_frequency_hz > 0 else 0.0)
                 self.allowed_s = self.run_margin_s + min(cap_s, 2 * expected)
-                self.why = f"{runs} runs of {self.per_run_s * 1000:.1f} ms, at least {at_least_s:g} s, twice over"
+                self.why = f"{runs} runs of {self.per_run_s * 1000:.1f} ms, at least {at_least_s:g} s, twice over, " \
+                           f"+ {self.run_margin_s:g} s"
             return
         if _COUNT.search(line) and self.per_run_s is None:
             average = _AVG.search(line) or _CURR.search(line)
             if average:
                 self.per_run_s = float(average.group(1)) / 1e6
         if self.per_run_s is None:
-            self.allowed_s, self.why = self.load_margin_s, "loading the model and its delegate"
+            self.allowed_s, self.why = self.load_margin_s, _LOADING
         else:
             self.allowed_s, self.why = self.run_margin_s, "after its last line"

@@ -171,7 +171,7 @@ def _hung(name: str, serial: str, *, silent_s: float, ran_s: float, timeout_s: f
              "its output is kept with the failed job (python -m bench report RUN_ID --raw JOB_ID)")
     if watch is not None and ran_s < timeout_s:
         return (f"{name} on {serial} was silent for {silent_s:.0f} s, longer than its settings allow "
-                f"({watch.allowed_s:.0f} s: {watch.why}, + margin), and was killed; {said}; {after}")
+                f"({watch.allowed_s:.0f} s: {watch.why}), and was killed; {said}; {after}")
     return f"{name} on {serial} ran past {timeout_s:.0f} s and was killed; {said}; {after}"
 
 

@@ -282,8 +282,12 @@ def run(args: argparse.Namespace) -> int:
 
     def invoke() -> None:
         invokes[0] += 1
-        while invokes[0] == hang_at:  # deadlocked: prints nothing more, never exits on its own
-            time.sleep(3600)
+        if invokes[0] == hang_at:  # deadlocked: prints nothing more, never exits on its own
+            root, _ = sim_faults()
+            if root is not None:  # when it stopped, for benchmarks/hang_to_kill.py
+                (root / ".sim" / "hung_at").write_text(f"{time.time():.3f}")
+            while True:
+                time.sleep(3600)
         with one_core:
             started = time.perf_counter()
             interpreter.invoke()
