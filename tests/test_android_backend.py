@@ -169,7 +169,7 @@ def test_a_model_the_tool_cannot_load_fails_with_its_reason(phones: tuple[SimLab
     phone = _phone(phones)
     job = _job(bad)
     phone.prepare(job)
-    with pytest.raises(ToolFailedError, match="benchmark_model failed: "):
+    with pytest.raises(ToolFailedError, match=r"benchmark_model failed \(exit 1\): "):
         phone.execute(job)
 
 

@@ -100,7 +100,8 @@ def _tools_running_on(phone: Path) -> list[str]:
 def test_the_tool_crashes(phone: Path, tiny_tflite: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with injected(phone, crash_on_command="--use_gpu=true"):
         code, results = _run([tiny_tflite], capsys, "--accelerators", "gpu,xnnpack")
-    _check(code, results, f"{tiny_tflite.stem}/gpu", "Segmentation fault")
+    _check(code, results, f"{tiny_tflite.stem}/gpu",
+           "(exit 139: killed by SIGSEGV, its last line: 'Segmentation fault')")
 
 
 def test_the_link_drops_during_a_run_and_the_phone_comes_back(phone: Path, tiny_tflite: Path,

@@ -163,8 +163,8 @@ def _run(args: argparse.Namespace) -> int:
         note(f"plots and every number of each job: python -m bench report {outcome.run_id} --format html")
     retry = [r.job_id for r in outcome.results if r.to_retry]
     if retry:  # the phone or the link failed them, not the tool: they can be finished
-        note(f"{len(retry)} job(s) failed for the phone or its link, or never started; reconnect it, then finish "
-             f"them with: python -m bench run --resume {outcome.run_id}")
+        note(f"{len(retry)} job(s) failed for the phone or its link (each says why above), or never started; once "
+             f"the phone is fixed, finish them with: python -m bench run --resume {outcome.run_id}")
     if outcome.failed:
         return EXIT_ERROR
     # measured is success; unstable is a warning, and an exit code only when asked (--strict)

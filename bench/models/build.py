@@ -177,7 +177,7 @@ def build_variants(
         except BenchError as exc:
             outcome = BuildOutcome(model=source.name, variant=spec.name, path=None, manifest=None, cache_hit=False,
                                    duration_s=time.monotonic() - start, error=str(exc))
-            log.error("%s %s: %s", source.name, spec.name, exc)
+            log.debug("%s %s: %s", source.name, spec.name, exc)  # the outcome carries it, and its jobs say it
         outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)

@@ -213,7 +213,7 @@ def measure_unit(context: RunContext, unit: list[Job], measured: Measured, hooks
                 return measure_together(context, unit, measured)
             return [measure_alone(context, job, measured)]
         except BenchError as exc:
-            log.error("%s failed: %s", job.job_id, exc)
+            log.debug("%s failed: %s", job.job_id, exc)  # the result carries it: the row as it lands says it
             if not isinstance(exc, DeviceError) or attempt == hooks.retries:
                 kind = FailureKind.TRANSPORT if isinstance(exc, DeviceError) else FailureKind.TOOL
                 return [failed(j, str(exc), kind, output=exc.output) for j in unit]

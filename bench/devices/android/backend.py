@@ -24,7 +24,7 @@ from bench.devices.android.run_tool import command_line, run_tool
 from bench.devices.android.state import COMMAND as STATE_COMMAND
 from bench.devices.android.state import parse_state
 from bench.devices.android.tool_flags import check_flags_taken
-from bench.devices.android.tool_result import raw_run
+from bench.devices.android.tool_result import exit_text, raw_run
 from bench.devices.android.tools import binary_problem
 from bench.devices.android.topology import COMMAND as TOPOLOGY_COMMAND
 from bench.devices.android.topology import parse_topology
@@ -236,9 +236,10 @@ class AndroidDevice:
             check_flags_taken(run.output, set(flags))
             raw = raw_run(run.output, requested=job.accelerator, model_size_bytes=job.model_path.stat().st_size,
                           input_shape=job.input_shape or (), tool_sha256=self.tool_sha256(),
-                          sampled_vmhwm_mb=run.sampled_vmhwm_mb, cpu_mask=mask)
-            if run.exit_code not in (0, None):
-                raise ToolFailedError(f"benchmark_model exited with {run.exit_code} on {self.serial}")
+                          sampled_vmhwm_mb=run.sampled_vmhwm_mb, cpu_mask=mask, exit_code=run.exit_code)
+            if run.exit_code not in (0, None):  # it printed its results, then failed
+                raise ToolFailedError(f"benchmark_model ended with {exit_text(run.exit_code)} on {self.serial} "
+                                      "after printing its results")
         except BenchError as exc:  # the job fails, and keeps what the tool printed
             exc.output = exc.output or run.output
             raise

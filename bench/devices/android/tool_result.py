@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from bench.engines.tool_output import ToolReport, parse_tool_output
 from bench.errors import ResultFormatError, ToolFailedError
 from bench.results.device_records import Accelerator
@@ -25,18 +27,33 @@ def accelerator_used(requested: str, report: ToolReport) -> str:
     return f"cpu (fallback from {requested})"
 
 
+def exit_text(code: int | None) -> str:
+    """How the tool ended, for a message: 'exit 139: killed by SIGSEGV' (a shell reports a signal as 128 + N)."""
+    if code in (None, 0):
+        return ""
+    assert code is not None
+    try:
+        return f"exit {code}: killed by {signal.Signals(code - 128).name}" if code > 128 else f"exit {code}"
+    except ValueError:
+        return f"exit {code}"
+
+
 def raw_run(output: str, *, requested: str, model_size_bytes: int, input_shape: tuple[int, ...],
-            tool_sha256: str, sampled_vmhwm_mb: float | None, cpu_mask: str | None = None) -> RawRun:
-    """Parse a run's output; raise ToolFailedError with the tool's own reason when it failed."""
+            tool_sha256: str, sampled_vmhwm_mb: float | None, cpu_mask: str | None = None,
+            exit_code: int | None = None) -> RawRun:
+    """Parse a run's output; raise ToolFailedError with the tool's own reason (and how it ended) when it failed."""
+    ended = exit_text(exit_code)
     try:
         report = parse_tool_output(output)
     except ResultFormatError as exc:
         tail = output.strip().splitlines()[-1:] or ["no output"]
-        raise ToolFailedError(f"benchmark_model gave no result ({tail[0][:120]}); its output is kept with the "
-                              "failed job: python -m bench report RUN_ID --raw JOB_ID") from exc
+        raise ToolFailedError(f"benchmark_model gave no result ({ended + ', ' if ended else ''}its last line: "
+                              f"{tail[0][:120]!r}); its output is kept with the failed job: python -m bench report "
+                              "RUN_ID --raw JOB_ID") from exc
     stats = report.inference
     if report.status != "ok" or stats is None or stats.avg_ms is None:
-        raise ToolFailedError(f"benchmark_model failed: {report.error or 'no timed runs in its output'}")
+        raise ToolFailedError(f"benchmark_model failed{' (' + ended + ')' if ended else ''}: "
+                              f"{report.error or 'no timed runs in its output'}")
     warmup = report.warmup  # the tool prints warm-up statistics, not the runs
     summary = ToolSummary(count=stats.count, mean_ms=stats.avg_ms, std_ms=stats.std_ms, min_ms=stats.min_ms,
                           max_ms=stats.max_ms, first_ms=stats.first_ms, p5_ms=stats.p5_ms, median_ms=stats.median_ms,
