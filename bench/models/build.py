@@ -202,7 +202,7 @@ def _build_one(
     folder = variant_folder(settings.cache_root, source.name, spec.name, key)
     if (folder / MANIFEST_FILE).is_file():
         manifest = VariantManifest.load(folder / MANIFEST_FILE)
-        log.info("%s %s: cache hit %s", source.name, spec.name, folder)
+        log.debug("%s %s: cache hit %s", source.name, spec.name, folder)
         return BuildOutcome(model=source.name, variant=spec.name, path=folder / MODEL_FILE, manifest=manifest,
                             cache_hit=True, duration_s=time.monotonic() - start)
     takes = f" (fine-tunes for {settings.pruning.budget_s:.0f} s: --prune-budget-s)" if spec.target_sparsity else ""

@@ -158,7 +158,7 @@ def _build_one(source: ModelSource, name: str, tflite: BuildOutcome, settings: B
                                     sort_keys=True).encode()).hexdigest()
     folder = variant_folder(settings.cache_root, source.name, f"coreml-{name}", key)
     if (folder / MANIFEST).is_file():
-        log.info("%s coreml %s: cache hit %s", source.name, name, folder)
+        log.debug("%s coreml %s: cache hit %s", source.name, name, folder)
         return BuildOutcome(model=source.name, variant=name, path=folder / PACKAGE,
                             manifest=VariantManifest.load(folder / MANIFEST), cache_hit=True,
                             duration_s=time.monotonic() - start)

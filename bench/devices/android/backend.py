@@ -198,7 +198,8 @@ class AndroidDevice:
                  (self.tool, self.tool_sha256(), REMOTE_TOOL)]
         moved = adb.push_if_changed(self.device, pairs, executables=frozenset({pairs[1][2]}))
         self.pushed_bytes += moved
-        log.info("%s: pushed %d bytes for %s", self.serial, moved, job.job_id)
+        # said only when something moved: a phone that has the files already needs no line per job
+        log.log(logging.INFO if moved else logging.DEBUG, "%s: pushed %d bytes for %s", self.serial, moved, job.job_id)
 
     def topology(self) -> CpuTopology | None:
         """Each CPU's clock and capacity, read once: the mask and the default thread count come from it."""
