@@ -108,6 +108,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from bench.models.macs import readable
     from bench.models.tflite_info import inspect_tflite
 
     info = inspect_tflite(args.file)
@@ -120,6 +121,9 @@ def _info(args: argparse.Namespace) -> int:
             quant = f", quantised scale {t.quant_scale:.6g} zero point {t.quant_zero_point}" if t.quant_scale else ""
             print(f"  {label} {t.name}: {list(t.shape)} {t.dtype}{quant}")
     print("  ops: " + ", ".join(f"{name} x{count}" for name, count in info.op_counts.items()))
+    shapes = ", ".join("x".join(str(d) for d in shape) for shape in info.macs.input_shapes)
+    print(f"  MACs: {readable(info.macs.total)} per inference at {shapes} ("
+          + ", ".join(f"{op} {readable(macs)}" for op, macs in info.macs.by_op.items()) + ")")
     stored = sorted({f"{w.op}:{w.stored_dtype}" + (f" via {w.stored_via}" if w.stored_via else "")
                      for w in info.weights})
     print("  weights: " + ", ".join(stored))

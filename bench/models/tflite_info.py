@@ -12,6 +12,7 @@ import numpy as np
 
 from bench.engines.litert import load_interpreter
 from bench.fileio import sha256_file
+from bench.models.macs import MacCount, count_macs
 from bench.models.manifest import TensorInfo
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class TfliteInfo:
     outputs: tuple[TensorInfo, ...]
     op_counts: dict[str, int]
     weights: tuple[WeightInfo, ...]
+    macs: MacCount  # one inference's multiply-accumulates (bench.models.macs)
 
     def sparsity_over(self, pruned_only: bool = True) -> dict[str, Any]:
         """Return {"overall", "per_layer", "weights"} measured over 1x1 conv + dense weights (or all)."""
@@ -77,6 +79,7 @@ class TfliteInfo:
             "inputs": [t.to_dict() for t in self.inputs],
             "outputs": [t.to_dict() for t in self.outputs],
             "op_counts": self.op_counts,
+            "macs": self.macs.to_dict(),
             "weight_sparsity": self.sparsity_over(pruned_only=True),
             "weights": [
                 {"op": w.op, "tensor": w.tensor, "shape": list(w.shape), "stored_dtype": w.stored_dtype,
@@ -128,6 +131,7 @@ def inspect_tflite(path: Path) -> TfliteInfo:
         inputs=tuple(_tensor_info(d) for d in interpreter.get_input_details()),
         outputs=tuple(_tensor_info(d) for d in interpreter.get_output_details()),
         op_counts=dict(sorted(counts.items())), weights=tuple(weights),
+        macs=count_macs(load_interpreter(path, use_xnnpack=False)),  # the graph's own ops, not a delegate's node
     )
 
 
