@@ -37,6 +37,8 @@ def test_one_run_measures_every_job_and_stores_it(tiny_tflite: Path, tmp_path: P
         first = outcome.results[0]
         assert first.job_id == "local/tiny/original/xnnpack/t1"
         assert first.raw is not None and len(first.raw.latencies_ms) >= 5
+        _, height, width, _ = first.raw.input_shape  # tiny's one 3x3 conv, 3 to 8 channels, at the timed size
+        assert first.macs == height * width * 8 * 3 * 3 * 3
         assert first.accuracy is not None and first.accuracy.images == 9  # 12 images minus the calibration split
         assert first.state_before is not None and first.state_after is not None
         assert {r.accelerator for r in outcome.results} == {"xnnpack", "none"}

@@ -15,10 +15,16 @@ A pruned file has the same MACs as the dense one: zeros are multiplied unless a 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.errors import BenchError
+
+log = logging.getLogger(__name__)
 
 # the weight input of each counted op (TRANSPOSE_CONV's is input 1 as well: [output_shape, weights, input])
 _WEIGHT_INPUT = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1}
@@ -81,3 +87,21 @@ def _op_macs(name: str, weight: list[int], output: list[int], tensors: dict[int,
         data = [int(d) for d in tensors[int(op["inputs"][2])]["shape"]]
         return int(np.prod(data)) * weight[1] * weight[2] * weight[0]
     return 0
+
+
+def file_macs(path: Path, input_shape: tuple[int, ...] | None = None) -> int | None:
+    """MACs of one inference of a `.tflite` file at `input_shape` (its own when None); None for other formats."""
+    from bench.engines.litert import load_interpreter
+
+    if path.suffix != ".tflite":
+        return None
+    try:
+        interpreter = load_interpreter(path, use_xnnpack=False)
+        if input_shape:
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(input_shape),
+                                            strict=False)
+            interpreter.allocate_tensors()
+        return count_macs(interpreter).total
+    except (BenchError, ValueError, RuntimeError) as exc:  # a count is never worth a measured result
+        log.warning("%s: MACs not counted (%s)", path.name, str(exc).splitlines()[0] if str(exc) else exc)
+        return None

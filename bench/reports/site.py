@@ -74,7 +74,8 @@ def _number(value: float | int | None, digits: int = 2) -> str:
 
 _SORT_KEYS: dict[str, Callable[[Row], object]] = {
     "variant": lambda r: r.variant, "accelerator": lambda r: r.accelerator, "threads": lambda r: r.threads,
-    "size": lambda r: r.model_size_bytes, "peak": lambda r: r.peak_rss_mb, "init": lambda r: r.init_ms,
+    "size": lambda r: r.model_size_bytes, "macs": lambda r: r.macs, "peak": lambda r: r.peak_rss_mb,
+    "init": lambda r: r.init_ms,
     "p50": lambda r: r.p50_ms, "ci": lambda r: r.ci95_p50_ms[0] if r.ci95_p50_ms else None,
     "p90": lambda r: r.p90_ms, "fps": lambda r: r.fps, "top1": lambda r: r.top1, "top5": lambda r: r.top5,
     "speedup": lambda r: r.speedup, "delta": lambda r: r.top1_delta_points, "ratio": lambda r: r.size_ratio,

@@ -39,6 +39,7 @@ class Row:
     error: str | None
     failure: str | None  # a failed job: transport, not-run or tool (bench.results.records.FailureKind)
     model_size_bytes: int | None
+    macs: int | None  # one inference's multiply-accumulates at the timed input (bench.models.macs)
     peak_rss_mb: float | None  # VmHWM; on an iPhone phys_footprint (peak_memory_kind says which)
     peak_memory_kind: str | None
     init_ms: float | None
@@ -65,7 +66,7 @@ def _base_row(r: JobResult) -> dict[str, Any]:
         "model": r.model, "variant": r.variant, "accelerator": r.accelerator,
         "accelerator_used": raw.accelerator_used if raw else None, "threads": r.threads,
         "status": r.status.value, "error": r.error, "failure": r.failure.value if r.failure else None,
-        "model_size_bytes": raw.model_size_bytes if raw else None,
+        "model_size_bytes": raw.model_size_bytes if raw else None, "macs": r.macs,
         "peak_rss_mb": None if raw is None else raw.peak_memory_mb,
         "peak_memory_kind": None if raw is None else raw.peak_memory_kind,
         "init_ms": raw.init_ms if raw else None, "p50_ms": lat.p50 if lat else None, "p90_ms": lat.p90 if lat else None,
@@ -112,10 +113,10 @@ def _pareto(row: dict[str, Any], rows: list[dict[str, Any]]) -> bool:
 
 
 COLUMNS = (
-    ("variant", "variant"), ("accel", "accelerator"), ("thr", "threads"), ("size MB", "size"), ("peak MB", "peak"),
-    ("init ms", "init"), ("p50 ms", "p50"), ("p50 95% CI", "ci"), ("p90 ms", "p90"), ("FPS", "fps"),
-    ("top-1", "top1"), ("top-5", "top5"), ("speed-up", "speedup"), ("Δtop-1 pts", "delta"), ("size x", "ratio"),
-    ("pareto", "pareto"),
+    ("variant", "variant"), ("accel", "accelerator"), ("thr", "threads"), ("size MB", "size"), ("MMACs", "macs"),
+    ("peak MB", "peak"), ("init ms", "init"), ("p50 ms", "p50"), ("p50 95% CI", "ci"), ("p90 ms", "p90"),
+    ("FPS", "fps"), ("top-1", "top1"), ("top-5", "top5"), ("speed-up", "speedup"), ("Δtop-1 pts", "delta"),
+    ("size x", "ratio"), ("pareto", "pareto"),
 )
 
 
@@ -134,6 +135,7 @@ def cells(row: Row) -> dict[str, str]:
         else f"{row.accelerator} -> {row.accelerator_used}",
         "threads": str(row.threads),
         "size": _num(row.model_size_bytes / 1e6 if row.model_size_bytes else None, 2),
+        "macs": _num(row.macs / 1e6 if row.macs else None, 1),
         "peak": _num(row.peak_rss_mb, 1) + ("*" if row.peak_memory_kind == "phys_footprint lifetime" else ""),
         "init": _num(row.init_ms, 1), "p50": _num(row.p50_ms, 2), "ci": ci,
         "p90": _num(row.p90_ms, 2), "fps": _num(row.fps, 1),

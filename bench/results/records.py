@@ -426,6 +426,9 @@ class JobResult:
     failure: FailureKind | None = None  # a failed job: why (None: ok, or stored before kinds were kept)
     earlier_errors: tuple[str, ...] = ()  # what the tries a resume replaced failed with
     tool_output: str | None = None  # a failed job: what its tool printed before it failed or was killed
+    # multiply-accumulates of one inference of the file at the input it was timed at (bench.models.macs);
+    # None for a format bench cannot count (Core ML) and for results stored before it was counted
+    macs: int | None = None
 
     @property
     def to_retry(self) -> bool:
@@ -435,7 +438,7 @@ class JobResult:
     def to_dict(self) -> dict[str, Any]:
         return {"sustained": self.sustained.to_dict() if self.sustained else None,
                 "failure": self.failure.value if self.failure else None, "earlier_errors": list(self.earlier_errors),
-                "tool_output": self.tool_output,
+                "tool_output": self.tool_output, "macs": self.macs,
                 "concurrent": self.concurrent.to_dict() if self.concurrent else None,
                 "pipeline": self.frames.to_dict() if self.frames else None,  # the name results are stored under
                 "job_id": self.job_id,
@@ -462,4 +465,5 @@ class JobResult:
                    sustained=opt("sustained", SustainedResult), concurrent=opt("concurrent", Contention),
                    frames=FramesResult.from_dict(frames) if (frames := data.get("pipeline")) else None,
                    failure=FailureKind(data["failure"]) if data.get("failure") else None,
-                   earlier_errors=tuple(data.get("earlier_errors") or ()), tool_output=data.get("tool_output"))
+                   earlier_errors=tuple(data.get("earlier_errors") or ()), tool_output=data.get("tool_output"),
+                   macs=int(data["macs"]) if data.get("macs") is not None else None)

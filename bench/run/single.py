@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from bench.datasets.tensor_cache import Preprocessed
 from bench.devices.base import AccuracyInputs, Execution, ModelJob
 from bench.errors import BenchError
+from bench.models.macs import file_macs
 from bench.models.manifest import VariantManifest
 from bench.plan import Job
 from bench.results.device_records import DeviceState
@@ -60,6 +61,7 @@ def measure_alone(context: RunContext, job: Job, measured: Measured) -> JobResul
         model_sha256=request.manifest.sha256, accelerator=job.accelerator, threads=job.threads, status=JobStatus.OK,
         raw=launch.execution.raw, latency_ms=stats, warnings=tuple(warnings), accuracy=accuracy,
         state_before=launch.before, state_after=launch.after, cooldown=launch.waited, sustained=launch.sustained,
+        macs=file_macs(request.model_job.model_path, request.model_job.input_shape),
     )
 
 
