@@ -44,3 +44,17 @@ def test_pruning_settings_change_only_the_pruned_key() -> None:
     pruned, fp32 = parse_variant("pruned50"), parse_variant("fp32")
     assert variant_key(SOURCE, pruned, SETTINGS, CALIBRATION) != variant_key(SOURCE, pruned, longer, CALIBRATION)
     assert variant_key(SOURCE, fp32, SETTINGS, None) == variant_key(SOURCE, fp32, longer, None)
+
+
+def test_any_pruning_rate_from_10_to_95_is_a_variant_of_its_own() -> None:
+    import pytest
+
+    from bench.errors import ConfigError
+
+    assert parse_variant("pruned75").target_sparsity == 0.75 and parse_variant("pruned10").target_sparsity == 0.1
+    assert parse_variant("pruned50") == replace(parse_variant("pruned75"), name="pruned50", target_sparsity=0.5)
+    assert variant_key(SOURCE, parse_variant("pruned75"), SETTINGS, CALIBRATION) != \
+        variant_key(SOURCE, parse_variant("pruned50"), SETTINGS, CALIBRATION)
+    for outside in ("pruned5", "pruned96", "pruned"):
+        with pytest.raises(ConfigError, match=r"any prunedNN, 10\.\.95"):
+            parse_variant(outside)

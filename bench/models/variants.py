@@ -1,8 +1,9 @@
 """Variant names and what each one means.
 
 fp32, fp16 (float16 weights), int8 (full-integer PTQ, uint8 in and out), drq (dynamic-range
-quantisation), pruned50 (50% weight sparsity, fine-tuned), resN (fixed N x N input), dynamic (free
-height and width, resized by the runtime per run), original (a user's .tflite file as given).
+quantisation), prunedNN (NN% weight sparsity, fine-tuned; 10..95), resN (fixed N x N input),
+dynamic (free height and width, resized by the runtime per run), original (a user's .tflite file as
+given).
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ class VariantSpec:
 
 DEFAULT_VARIANTS = ("fp32", "int8", "pruned50", "res160")
 ALL_VARIANTS_HELP = (
-    "fp32, fp16, int8, drq, pruned50, res192, res160, res128 (any resN, 32..1024), dynamic; "
+    "fp32, fp16, int8, drq, pruned50 (any prunedNN, 10..95), res192, res160, res128 (any resN, 32..1024), dynamic; "
     "original (a .tflite file as given)"
 )
 _RES_RE = re.compile(r"^res(\d+)$")
+_PRUNED_RE = re.compile(r"^pruned(\d+)$")
 
 
 def parse_variant(name: str, default_size: int = 224) -> VariantSpec:
@@ -55,7 +57,6 @@ def parse_variant(name: str, default_size: int = 224) -> VariantSpec:
         "fp16": VariantSpec(name="fp16", quantization=Quantization.FP16, input_size=default_size),
         "int8": VariantSpec(name="int8", quantization=Quantization.INT8, input_size=default_size),
         "drq": VariantSpec(name="drq", quantization=Quantization.DYNAMIC_RANGE, input_size=default_size),
-        "pruned50": VariantSpec(name="pruned50", target_sparsity=0.5, input_size=default_size),
         "dynamic": VariantSpec(name="dynamic", input_size=None),
         "original": VariantSpec(name="original", input_size=None, needs_source=False),
     }
@@ -64,6 +65,9 @@ def parse_variant(name: str, default_size: int = 224) -> VariantSpec:
     match = _RES_RE.match(name)
     if match and 32 <= int(match.group(1)) <= 1024:
         return VariantSpec(name=name, input_size=int(match.group(1)))
+    match = _PRUNED_RE.match(name)
+    if match and 10 <= int(match.group(1)) <= 95:
+        return VariantSpec(name=name, target_sparsity=int(match.group(1)) / 100, input_size=default_size)
     raise ConfigError(f"unknown variant {name!r}; known: {ALL_VARIANTS_HELP}")
 
 
