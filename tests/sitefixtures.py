@@ -53,5 +53,6 @@ def make_store(path: Path) -> Store:
         if number == 0:
             store.save_job(run_id, JobResult(job_id="local/mobilenet/fp16/xnnpack/t1", model="mobilenet",
                                              variant="fp16", model_sha256="", accelerator="xnnpack", threads=1,
-                                             status=JobStatus.FAILED, error="host runner failed: corrupt model"))
+                                             status=JobStatus.FAILED, error="host runner failed: corrupt model",
+                                             tool_output=f"ERROR: Could not open {HOSTILE}.tflite\n"))
     return store

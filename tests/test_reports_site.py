@@ -35,6 +35,8 @@ def test_every_run_job_and_device_has_a_page_and_plots(published: Path) -> None:
     host = next(p for p in run_pages if "local" in p.parent.name).read_text()
     assert host.count('<tr class="') == len(VARIANTS) + 1  # one row per variant, the failed one too
     assert "corrupt model" in host
+    failed_page = next(published.glob("runs/*local*/jobs/*fp16*.html")).read_text()
+    assert "ERROR: Could not open &lt;script&gt;" in failed_page and HOSTILE not in failed_page  # kept, escaped
     local_run = next(p for p in run_pages if "local" in p.parent.name).parent
     phone_run = next(p for p in run_pages if "android" in p.parent.name).parent
     for plot in ("latency", "accuracy", "memory", "resolution"):
