@@ -71,7 +71,8 @@ def test_a_failing_job_is_recorded_and_the_rest_goes_on(tiny_tflite: Path, tmp_p
         outcome = execute_run(config, store, tmp_path / "cache")
     statuses = {r.model.rsplit("/", 1)[-1]: r for r in outcome.results}
     assert statuses["broken.tflite"].status is JobStatus.FAILED
-    assert "LiteRT cannot load it" in (statuses["broken.tflite"].error or "")
+    error = statuses["broken.tflite"].error or ""
+    assert f"{broken}: LiteRT cannot load it" in error and ".tmp" not in error  # the user's file, not the cache's
     assert statuses["tiny.tflite"].status is JobStatus.OK
 
 
