@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from bench.devices.android.sim.lab import SimLab
 from bench.devices.android.tool_flags import check_flags_taken, unconsumed_flags
 from bench.devices.base import AccuracyInputs, ModelJob, RunSettings
 from bench.engines.loop import LoopSettings
+from bench.engines.silence import SilenceWatch
 from bench.errors import DeviceHungError, ToolFailedError
 from bench.fileio import sha256_file
 from tests.conftest import SHARED
@@ -115,6 +117,16 @@ def test_a_hung_per_image_loop_is_killed_with_the_tool_it_started(lab: tuple) ->
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout.split()
     assert left == []
+
+
+def test_benchs_own_memory_lines_do_not_keep_a_silent_tool_alive(lab: tuple) -> None:
+    """The phone-side memory loop prints while the tool is stuck (every 20 ms, as it does in its first 0.2 s):
+    the tool is still silent, and killed as such, not at the launch's deadline."""
+    phone = _phone(lab, "default")
+    script = ("echo @@pid $$; echo 'INFO: Loaded model x.tflite'; n=1000; "
+              "while true; do n=$((n + 1)); echo \"@@mem VmHWM: $n kB\"; sleep 0.02; done")
+    with pytest.raises(DeviceHungError, match=r"was silent for 2 s.*its last line: 'INFO: Loaded model x.tflite'"):
+        run_tool(phone.device, f"sh -c {shlex.quote(script)}", timeout_s=30, watch=SilenceWatch(load_margin_s=2.0))
 
 
 def test_memory_is_sampled_on_the_phone_and_taken_out_of_the_output(lab: tuple, tiny_tflite: Path) -> None:

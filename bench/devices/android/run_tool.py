@@ -110,13 +110,16 @@ def run_tool(dev: Any, line: str, timeout_s: float, name: str = "benchmark_model
     try:
         connection.send_command(f"shell,v2:{line}" if v2 else f"shell:{line}; echo {adb.V1_EXIT}$?")
         connection.check_okay()
+        def give_up() -> float:
+            """When the tool's silence (bench's own @@ lines do not break it), or the launch, has lasted too long."""
+            return min(deadline, heard_at + watch.allowed_s) if watch else deadline
+
         while True:
-            silence_ends = heard_at + watch.allowed_s if watch else deadline
-            connection.conn.settimeout(max(0.1, min(1.0, min(deadline, silence_ends) - time.monotonic())))
+            connection.conn.settimeout(max(0.1, min(1.0, give_up() - time.monotonic())))
             try:
                 kind, data = _read_v2(connection) if v2 else (1, connection.recv(65536) or None)
             except (TimeoutError, adbutils.AdbTimeout):
-                if time.monotonic() > min(deadline, silence_ends):
+                if time.monotonic() > give_up():
                     raise
                 continue
             if watch and data and kind in (1, 2) and watch.heard(data.decode(errors="replace")):
@@ -134,7 +137,7 @@ def run_tool(dev: Any, line: str, timeout_s: float, name: str = "benchmark_model
             elif kind == 3:
                 run.exit_code = data[0] if data else None
                 break
-            if time.monotonic() > deadline:
+            if time.monotonic() > give_up():
                 raise TimeoutError
     except (TimeoutError, adbutils.AdbTimeout) as exc:
         kill_tree(dev, run.pid)
