@@ -1,9 +1,9 @@
 """Count a `.tflite` graph's multiply-accumulates from its own ops and tensor shapes.
 
-The convention of published model tables (EfficientNet-Lite0: 407M MACs at 224x224): one MAC per
-weight per output position of the convolutions and fully connected layers; elementwise ops, pooling
-and activations are not counted. Shapes are the allocated ones, so a model resized to another input
-is counted at that size:
+One MAC per weight per output position of the convolutions and fully connected layers; elementwise
+ops, pooling and activations are not counted (a published figure may count more: EfficientNet-Lite0's
+table says 407M "MAdds" where this count gives 385.2M). Shapes are the allocated ones, so a model
+resized to another input is counted at that size:
 
 - CONV_2D: output elements x kernel height x kernel width x input channels (weights [O, KH, KW, I]);
 - DEPTHWISE_CONV_2D: output elements x kernel height x kernel width (weights [1, KH, KW, C]);
@@ -15,6 +15,7 @@ A pruned file has the same MACs as the dense one: zeros are multiplied unless a 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,8 @@ from bench.errors import BenchError
 
 log = logging.getLogger(__name__)
 
-# the weight input of each counted op (TRANSPOSE_CONV's is input 1 as well: [output_shape, weights, input])
-_WEIGHT_INPUT = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1}
+# Ops whose input 1 is the weight tensor (TRANSPOSE_CONV's inputs: [output_shape, weights, input]).
+WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,10 +38,6 @@ class MacCount:
     total: int
     by_op: dict[str, int]
     input_shapes: tuple[tuple[int, ...], ...]  # the shapes it was counted at (a dynamic input at its allocated one)
-
-    @property
-    def millions(self) -> float:
-        return self.total / 1e6
 
     def to_dict(self) -> dict[str, Any]:
         return {"total": self.total, "by_op": dict(self.by_op), "input_shapes": [list(s) for s in self.input_shapes]}
@@ -65,9 +62,9 @@ def count_macs(interpreter: Any) -> MacCount:
     by_op: dict[str, int] = {}
     for op in interpreter._get_ops_details():
         name = op["op_name"]
-        if name not in _WEIGHT_INPUT or len(op["inputs"]) <= _WEIGHT_INPUT[name] or not len(op["outputs"]):
+        if name not in WEIGHT_OPS or len(op["inputs"]) < 2 or not len(op["outputs"]):
             continue
-        weight = [int(d) for d in tensors[int(op["inputs"][_WEIGHT_INPUT[name]])]["shape"]]
+        weight = [int(d) for d in tensors[int(op["inputs"][1])]["shape"]]
         output = [int(d) for d in tensors[int(op["outputs"][0])]["shape"]]
         macs = _op_macs(name, weight, output, tensors, op)
         by_op[name] = by_op.get(name, 0) + macs
@@ -89,8 +86,10 @@ def _op_macs(name: str, weight: list[int], output: list[int], tensors: dict[int,
     return 0
 
 
-def file_macs(path: Path, input_shape: tuple[int, ...] | None = None) -> int | None:
-    """MACs of one inference of a `.tflite` file at `input_shape` (its own when None); None for other formats."""
+@functools.lru_cache(maxsize=64)
+def file_macs(path: Path, sha256: str, input_shape: tuple[int, ...] | None = None) -> int | None:
+    """MACs of one inference of a `.tflite` file at `input_shape` (its own when None); None for other formats.
+    Counted once per file content and shape (`sha256`), not once per job that times it."""
     from bench.engines.litert import load_interpreter
 
     if path.suffix != ".tflite":

@@ -12,13 +12,11 @@ import numpy as np
 
 from bench.engines.litert import load_interpreter
 from bench.fileio import sha256_file
-from bench.models.macs import MacCount, count_macs
+from bench.models.macs import WEIGHT_OPS, MacCount, count_macs
 from bench.models.manifest import TensorInfo
 
 log = logging.getLogger(__name__)
 
-# Ops whose input 1 is the weight tensor.
-WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
 # Ops that turn a stored constant into the weight an op eats (fp16 weights, sparse encoding).
 _DECODE_OPS = frozenset({"DEQUANTIZE", "DENSIFY"})
 

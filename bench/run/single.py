@@ -61,7 +61,7 @@ def measure_alone(context: RunContext, job: Job, measured: Measured) -> JobResul
         model_sha256=request.manifest.sha256, accelerator=job.accelerator, threads=job.threads, status=JobStatus.OK,
         raw=launch.execution.raw, latency_ms=stats, warnings=tuple(warnings), accuracy=accuracy,
         state_before=launch.before, state_after=launch.after, cooldown=launch.waited, sustained=launch.sustained,
-        macs=file_macs(request.model_job.model_path, request.model_job.input_shape),
+        macs=file_macs(request.model_job.model_path, request.model_job.model_sha256, request.model_job.input_shape),
     )
 
 
