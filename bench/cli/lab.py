@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -80,10 +79,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _node(args: argparse.Namespace) -> int:
+    from bench.devices.select import inventory_folder
     from bench.lab.node import attached_phones, start_node
 
     given = args.devices is not None
-    devices: Path = args.devices if given else Path(os.environ.get("BENCH_DEVICES") or "devices")
+    devices: Path = args.devices if given else inventory_folder()
     if args.phones:
         phones = [p for p in args.phones.split(",") if p]
     else:

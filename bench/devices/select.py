@@ -17,9 +17,14 @@ from bench.paths import data_dir
 log = logging.getLogger(__name__)
 
 
+def inventory_folder() -> Path:
+    """This host's inventory: BENCH_DEVICES, else the project's `devices/`."""
+    return Path(os.environ.get("BENCH_DEVICES") or "devices")
+
+
 def inventory_folders() -> list[Path]:
-    """The project's `devices/` (or BENCH_DEVICES) and the simulated phones' own inventory (`bench sim start`)."""
-    return [Path(os.environ.get("BENCH_DEVICES") or "devices"), data_dir() / "sim"]
+    """This host's inventory and the simulated phones' own (`bench sim start`)."""
+    return [inventory_folder(), data_dir() / "sim"]
 
 
 def open_device(alias: str, *, benchmark_model: Path | None = None, run_eval: Path | None = None,

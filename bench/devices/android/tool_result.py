@@ -29,9 +29,8 @@ def accelerator_used(requested: str, report: ToolReport) -> str:
 
 def exit_text(code: int | None) -> str:
     """How the tool ended, for a message: 'exit 139: killed by SIGSEGV' (a shell reports a signal as 128 + N)."""
-    if code in (None, 0):
+    if not code:
         return ""
-    assert code is not None
     try:
         return f"exit {code}: killed by {signal.Signals(code - 128).name}" if code > 128 else f"exit {code}"
     except ValueError:
